@@ -1,0 +1,275 @@
+"""RecordBatch v2 (magic 2): the unit zafka stores and sends, byte for byte Kafka's.
+
+Byte layout (big-endian; offsets from the start of the batch)::
+
+    offset  size  field                    covered by CRC
+    ------  ----  -----------------------  --------------
+         0     8  base offset              no  (stamped by the leader)
+         8     4  batch length             no  (bytes after this field)
+        12     4  partition leader epoch   no  (stamped by the leader)
+        16     1  magic (= 2)              no
+        17     4  CRC-32C (unsigned)       no
+        21     2  attributes               yes
+        23     4  last offset delta        yes
+        27     8  base timestamp           yes
+        35     8  max timestamp            yes
+        43     8  producer id              yes
+        51     2  producer epoch           yes
+        53     4  base sequence            yes
+        57     4  record count             yes
+        61     …  records (compressed as one unit when attributes say so)
+
+Attributes: bits 0-2 compression (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd),
+bit 3 timestamp type (0 create time, 1 log append time), bit 4 transactional,
+bit 5 control batch.
+
+Each record (never compressed on its own)::
+
+    length varint | attributes int8 | timestamp delta varlong | offset delta varint
+    key length varint (-1 = null) | key | value length varint (-1 = null) | value
+    header count varint | [key length varint | key utf-8 | value length varint | value]...
+
+Because the CRC starts at the attributes, a leader stamps the base offset and its
+leader epoch into a producer's batch without recomputing it, and stores the bytes
+as they came. The record varints themselves are encoded and decoded by
+``storage.codec`` (swappable); this module owns the header, CRC and compression.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from crc32c import crc32c
+
+from . import codec, compression
+from .errors import CorruptRecordError
+
+HEADER = struct.Struct(">qiibIhiqqqhii")
+HEADER_SIZE = HEADER.size  # 61
+LOG_OVERHEAD = 12  # base offset + batch length: what precedes the length-counted bytes
+MAGIC = 2
+NO_PRODUCER_ID = -1
+NO_PARTITION_LEADER_EPOCH = -1
+NO_TIMESTAMP = -1
+
+ATTR_TIMESTAMP_TYPE = 0x08
+ATTR_TRANSACTIONAL = 0x10
+ATTR_CONTROL = 0x20
+
+_CRC_START = 21
+_ATTRIBUTES_AT = 21
+_BASE_OFFSET = struct.Struct(">q")
+_PREFIX = struct.Struct(">qii")  # base offset, length, partition leader epoch
+_LENGTH_AT_8 = struct.Struct(">i")
+_ATTRS_AND_CRC = struct.Struct(">Ih")
+
+
+class Record(NamedTuple):
+    """One record as a producer hands it in; decoded records carry the same attributes."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]] = []
+    timestamp: int | None = None
+
+
+class BatchBuilder:
+    """Builds one batch in a single pass over its records.
+
+    ``append`` encodes each record as it comes (no list kept); ``build`` compresses
+    the records section once and writes the header with its CRC.
+    """
+
+    __slots__ = ("_builder", "_count", "_codec", "_created")
+
+    def __init__(
+        self,
+        compression_type: str | int = compression.NONE,
+        *,
+        producer_id: int = NO_PRODUCER_ID,
+        producer_epoch: int = -1,
+        base_sequence: int = -1,
+        is_transactional: bool = False,
+    ):
+        self._codec = compression.codec_id(compression_type)
+        self._builder = codec.new_builder(
+            is_transactional=is_transactional,
+            producer_id=producer_id,
+            producer_epoch=producer_epoch,
+            base_sequence=base_sequence,
+        )
+        self._count = 0
+        self._created = None
+
+    def append(self, value, key=None, headers=None, timestamp: int | None = None) -> int:
+        """Add a record; returns its offset delta within the batch."""
+        if timestamp is None:
+            if self._created is None:
+                self._created = int(time.time() * 1000)
+            timestamp = self._created
+        self._builder.append(self._count, timestamp, key, value, headers or [])
+        self._count += 1
+        return self._count - 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def size_estimate(self) -> int:
+        """Uncompressed size so far: what the producer compares with ``batch.size``."""
+        return self._builder.size()
+
+    def build(self, base_offset: int = 0, partition_leader_epoch: int = -1) -> bytes:
+        if self._count == 0:
+            raise ValueError("a record batch needs at least one record")
+        buf = self._builder.build()
+        if self._codec != compression.NONE:
+            body = compression.compress(self._codec, memoryview(buf)[HEADER_SIZE:])
+            header = bytearray(buf[:HEADER_SIZE])
+            _LENGTH_AT_8.pack_into(header, 8, HEADER_SIZE - LOG_OVERHEAD + len(body))
+            (attributes,) = struct.unpack_from(">h", header, _ATTRIBUTES_AT)
+            struct.pack_into(">h", header, _ATTRIBUTES_AT, attributes | self._codec)
+            crc = crc32c(body, crc32c(memoryview(header)[_CRC_START:]))
+            struct.pack_into(">I", header, 17, crc)
+            buf = header + body
+        _PREFIX.pack_into(buf, 0, base_offset, _LENGTH_AT_8.unpack_from(buf, 8)[0], partition_leader_epoch)
+        return bytes(buf)
+
+
+def build_batch(records: Iterable, compression_type: str | int = compression.NONE, **kwargs) -> bytes:
+    """One batch from ``Record``s, ``(key, value)`` pairs or plain values."""
+    base_offset = kwargs.pop("base_offset", 0)
+    epoch = kwargs.pop("partition_leader_epoch", -1)
+    builder = BatchBuilder(compression_type, **kwargs)
+    for rec in records:
+        if isinstance(rec, Record):
+            builder.append(rec.value, rec.key, rec.headers, rec.timestamp)
+        elif isinstance(rec, tuple):
+            builder.append(rec[1], rec[0])
+        else:
+            builder.append(rec)
+    return builder.build(base_offset, epoch)
+
+
+class RecordBatch:
+    """A read-only view of one batch inside a larger buffer; records decode lazily.
+
+    Constructing the view reads the fixed header only; ``validate`` checks magic,
+    length and CRC; ``records`` decompresses and decodes on demand.
+    """
+
+    __slots__ = (
+        "buffer", "position", "base_offset", "batch_length", "partition_leader_epoch",
+        "magic", "crc", "attributes", "last_offset_delta", "base_timestamp",
+        "max_timestamp", "producer_id", "producer_epoch", "base_sequence", "record_count",
+    )
+
+    def __init__(self, buffer, position: int = 0):
+        if len(buffer) - position < HEADER_SIZE:
+            raise CorruptRecordError(
+                f"batch header needs {HEADER_SIZE} bytes, {len(buffer) - position} available"
+            )
+        self.buffer = buffer
+        self.position = position
+        (
+            self.base_offset, self.batch_length, self.partition_leader_epoch, self.magic,
+            self.crc, self.attributes, self.last_offset_delta, self.base_timestamp,
+            self.max_timestamp, self.producer_id, self.producer_epoch, self.base_sequence,
+            self.record_count,
+        ) = HEADER.unpack_from(buffer, position)
+
+    @property
+    def size(self) -> int:
+        return self.batch_length + LOG_OVERHEAD
+
+    @property
+    def last_offset(self) -> int:
+        return self.base_offset + self.last_offset_delta
+
+    @property
+    def next_offset(self) -> int:
+        return self.base_offset + self.last_offset_delta + 1
+
+    @property
+    def compression(self) -> int:
+        return self.attributes & compression.CODEC_MASK
+
+    @property
+    def is_transactional(self) -> bool:
+        return bool(self.attributes & ATTR_TRANSACTIONAL)
+
+    @property
+    def is_control(self) -> bool:
+        return bool(self.attributes & ATTR_CONTROL)
+
+    def raw(self) -> memoryview:
+        return memoryview(self.buffer)[self.position : self.position + self.size]
+
+    def validate(self) -> None:
+        """Raise ``CorruptRecordError`` unless magic, length and CRC are right."""
+        if self.magic != MAGIC:
+            raise CorruptRecordError(f"unsupported magic {self.magic} (only RecordBatch v2)")
+        if self.batch_length < HEADER_SIZE - LOG_OVERHEAD:
+            raise CorruptRecordError(f"batch length {self.batch_length} is below the header size")
+        end = self.position + self.size
+        if end > len(self.buffer):
+            raise CorruptRecordError(
+                f"batch claims {self.size} bytes, {len(self.buffer) - self.position} available"
+            )
+        if self.record_count < 0 or self.last_offset_delta < 0:
+            raise CorruptRecordError("negative record count or last offset delta")
+        actual = crc32c(memoryview(self.buffer)[self.position + _CRC_START : end])
+        if actual != self.crc:
+            raise CorruptRecordError(f"CRC mismatch: stored {self.crc:#010x}, computed {actual:#010x}")
+        if self.compression not in compression.CODEC_NAMES:
+            raise CorruptRecordError(f"unknown compression code {self.compression}")
+
+    def records(self) -> Iterator:
+        """Records with absolute offsets; attributes ``offset timestamp key value headers``."""
+        view = self.raw()
+        codec_id = self.compression
+        if codec_id == compression.NONE:
+            return codec.iter_records(view)
+        body = compression.decompress(codec_id, view[HEADER_SIZE:])
+        header = bytearray(view[:HEADER_SIZE])
+        struct.pack_into(">h", header, _ATTRIBUTES_AT, self.attributes & ~compression.CODEC_MASK)
+        return codec.iter_records(header + body)
+
+    def __repr__(self) -> str:
+        return (
+            f"RecordBatch(base_offset={self.base_offset}, last_offset={self.last_offset}, "
+            f"records={self.record_count}, size={self.size}, "
+            f"codec={compression.CODEC_NAMES.get(self.compression, self.compression)})"
+        )
+
+
+def iter_batches(buffer, *, validate: bool = False) -> Iterator[RecordBatch]:
+    """Walk whole batches in a buffer of concatenated batches.
+
+    A trailing partial batch (a fetch cut by its byte limit) is skipped silently,
+    as Kafka's consumers do; anything malformed before it raises.
+    """
+    pos, end = 0, len(buffer)
+    while end - pos >= HEADER_SIZE:
+        batch = RecordBatch(buffer, pos)
+        if batch.batch_length < HEADER_SIZE - LOG_OVERHEAD:
+            raise CorruptRecordError(f"batch length {batch.batch_length} at position {pos}")
+        if pos + batch.size > end:
+            return
+        if validate:
+            batch.validate()
+        yield batch
+        pos += batch.size
+
+
+def stamp(batch: bytearray, base_offset: int, partition_leader_epoch: int) -> None:
+    """Set the two fields a leader assigns; the CRC stays valid."""
+    _BASE_OFFSET.pack_into(batch, 0, base_offset)
+    struct.pack_into(">i", batch, 12, partition_leader_epoch)
+
+
+def stamped_prefix(base_offset: int, batch_length: int, partition_leader_epoch: int) -> bytes:
+    """The first 16 bytes of a batch re-stamped, to write before ``batch[16:]`` with writev."""
+    return _PREFIX.pack(base_offset, batch_length, partition_leader_epoch)

@@ -1,0 +1,480 @@
+"""The partition log: ordered segments, offsets, truncation, retention and recovery.
+
+A ``Log`` owns one partition directory ``<log.dir>/<topic>-<partition>/``::
+
+    00000000000000000000.log / .index / .timeindex    the segments
+    leader-epoch-checkpoint                           epoch -> first offset
+    high-watermark-checkpoint                         last checkpointed high watermark
+    recovery-point-offset-checkpoint                  everything below is fsynced
+    .clean_shutdown                                   present only between close and open
+    .lock                                             flock of the single writer
+
+Durability follows Kafka: an append is in the page cache when it returns, which a
+process crash does not lose; ``flush.messages``/``flush.ms`` add fsyncs for those
+who also want to survive a power cut. A segment is fsynced when it is rolled, which
+moves the recovery point to the new segment's base offset. Opening after an unclean
+stop re-validates every segment from the recovery point on; a clean-shutdown marker
+lets a clean open skip that scan.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from . import checkpoint, retention
+from .batch import HEADER_SIZE, RecordBatch, stamped_prefix
+from .checkpoint import CorruptCheckpointError
+from .config import LogConfig
+from .epochs import CHECKPOINT_FILE as EPOCH_FILE
+from .epochs import LeaderEpochCache
+from .errors import (
+    CorruptRecordError,
+    InvalidRecordError,
+    OffsetOutOfRangeError,
+    RecordTooLargeError,
+    StorageError,
+)
+from .lock import DirectoryLock
+from .recovery import recover_segment
+from .segment import LogSegment, parse_segment_name
+
+log = logging.getLogger(__name__)
+
+CLEAN_SHUTDOWN_FILE = ".clean_shutdown"
+RECOVERY_POINT_FILE = "recovery-point-offset-checkpoint"
+HIGH_WATERMARK_FILE = "high-watermark-checkpoint"
+_MAX_RELATIVE_OFFSET = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class AppendInfo:
+    first_offset: int
+    last_offset: int
+    max_timestamp: int
+    record_count: int
+    size: int
+
+
+class Log:
+    """The single writer of one partition directory (see module docstring)."""
+
+    def __init__(self, directory: str, config: LogConfig | None = None, *, clock=time.time):
+        self.directory = os.path.abspath(directory)
+        self.config = config or LogConfig()
+        self._clock = clock
+        os.makedirs(self.directory, exist_ok=True)
+        self._lock = DirectoryLock(self.directory).acquire()
+        self.segments: list[LogSegment] = []
+        self._bases: list[int] = []
+        self._closed = False
+        self.recovered_bytes = 0  # bytes cut by recovery at this open
+        self.was_clean = False
+        try:
+            self._open()
+        except BaseException:
+            for seg in self.segments:
+                seg.close()
+            self._lock.release()
+            raise
+        self._unflushed_records = 0
+        self._last_flush_ms = self._now_ms()
+
+    # -- opening -------------------------------------------------------------
+    def _path(self, name: str) -> str:
+        return os.path.join(self.directory, name)
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def _open(self) -> None:
+        marker = self._path(CLEAN_SHUTDOWN_FILE)
+        self.was_clean = os.path.exists(marker)
+        names = os.listdir(self.directory)
+        bases = sorted(b for b in map(parse_segment_name, names) if b is not None)
+        for name in names:  # leftovers of an interrupted write or deletion
+            stem, _, suffix = name.partition(".")
+            if name.endswith(".tmp") or (
+                suffix in ("index", "timeindex") and (not stem.isdigit() or int(stem) not in bases)
+            ):
+                os.unlink(self._path(name))
+        try:
+            recovery_point = 0 if self.was_clean else (checkpoint.read_offset(self._path(RECOVERY_POINT_FILE)) or 0)
+        except CorruptCheckpointError as exc:
+            log.warning("%s; recovering every segment", exc)
+            recovery_point = 0
+        now = self._now_ms()
+        for base in bases or [0]:
+            self._add_segment(LogSegment(self.directory, base, self.config.index_interval_bytes, created_ms=now))
+        for i, seg in enumerate(self.segments):
+            fully_flushed = i + 1 < len(self.segments) and self.segments[i + 1].base_offset <= recovery_point
+            cut = 0
+            if self.was_clean or fully_flushed:
+                try:
+                    seg.load_indexes()
+                except CorruptRecordError as exc:
+                    log.warning("%s: %s; recovering it", seg.log_path, exc)
+                    cut = recover_segment(seg)
+            else:
+                cut = recover_segment(seg)
+            self.recovered_bytes += cut
+            if cut and i + 1 < len(self.segments):
+                for later in self.segments[i + 1 :]:
+                    log.warning("recovery: deleting %s, which follows the cut", later.log_path)
+                    later.delete()
+                del self.segments[i + 1 :], self._bases[i + 1 :]
+                break
+        self._load_epochs()
+        self._epochs.truncate_from_end(self.log_end_offset)
+        try:
+            hw = checkpoint.read_offset(self._path(HIGH_WATERMARK_FILE)) or 0
+        except CorruptCheckpointError as exc:
+            log.warning("%s; high watermark starts at the log start", exc)
+            hw = 0
+        self._high_watermark = min(max(hw, self.log_start_offset), self.log_end_offset)
+        if self.was_clean:
+            os.unlink(marker)
+        self._checkpoint_recovery_point()
+
+    def _checkpoint_recovery_point(self) -> None:
+        """Every segment below the active one was fsynced when it rolled: recovery can skip them."""
+        checkpoint.write_offset(self._path(RECOVERY_POINT_FILE), self.active.base_offset)
+
+    def _load_epochs(self) -> None:
+        path = self._path(EPOCH_FILE)
+        try:
+            self._epochs = LeaderEpochCache.load(path)
+            return
+        except CorruptCheckpointError as exc:
+            log.warning("%s; rebuilding the leader-epoch cache from batch headers", exc)
+        self._epochs = LeaderEpochCache(path)
+        self._epochs.rebuild(
+            (batch.partition_leader_epoch, batch.base_offset)
+            for seg in self.segments
+            for _, batch in seg.scan_headers(0)
+        )
+
+    def _add_segment(self, segment: LogSegment) -> None:
+        self.segments.append(segment)
+        self._bases.append(segment.base_offset)
+
+    # -- facts ---------------------------------------------------------------
+    @property
+    def active(self) -> LogSegment:
+        return self.segments[-1]
+
+    @property
+    def log_start_offset(self) -> int:
+        return self.segments[0].base_offset
+
+    @property
+    def log_end_offset(self) -> int:
+        return self.active.next_offset
+
+    @property
+    def high_watermark(self) -> int:
+        return self._high_watermark
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(s.size for s in self.segments)
+
+    @property
+    def leader_epochs(self) -> LeaderEpochCache:
+        return self._epochs
+
+    @property
+    def latest_epoch(self) -> int:
+        return self._epochs.latest_epoch
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        return self._epochs.end_offset_for(epoch, self.log_end_offset)
+
+    # -- appending -----------------------------------------------------------
+    def _check_batches(self, data) -> list[RecordBatch]:
+        """Parse and validate every batch of a produce or replication payload.
+
+        Nothing is written unless all of them pass, so a bad request changes nothing.
+        """
+        view = memoryview(data)
+        batches, pos = [], 0
+        while pos < len(view):
+            batch = RecordBatch(view, pos)
+            batch.validate()
+            if batch.size > self.config.max_message_bytes:
+                raise RecordTooLargeError(
+                    f"batch of {batch.size} bytes exceeds max.message.bytes={self.config.max_message_bytes}"
+                )
+            if batch.size > self.config.segment_bytes:
+                raise RecordTooLargeError(
+                    f"batch of {batch.size} bytes exceeds segment.bytes={self.config.segment_bytes}"
+                )
+            if batch.record_count <= 0 or batch.last_offset_delta != batch.record_count - 1:
+                raise InvalidRecordError(
+                    f"batch has {batch.record_count} records but last offset delta {batch.last_offset_delta}"
+                )
+            batches.append(batch)
+            pos += batch.size
+        if not batches:
+            raise InvalidRecordError("no record batch in the payload")
+        return batches
+
+    def append(self, data, *, leader_epoch: int = -1) -> AppendInfo:
+        """Append as the leader: assign offsets from the log end and stamp ``leader_epoch``.
+
+        ``data`` is one or more whole batches exactly as a producer sent them; their
+        bytes are stored as they are apart from the two stamped fields.
+        """
+        self._ensure_open()
+        batches = self._check_batches(data)
+        if leader_epoch >= 0:
+            self._epochs.assign(leader_epoch, self.log_end_offset)
+        first = self.log_end_offset
+        max_ts, count, size = -1, 0, 0
+        for batch in batches:
+            base = self.log_end_offset
+            next_offset = base + batch.last_offset_delta + 1
+            self._maybe_roll(batch.size, batch.max_timestamp, next_offset)
+            raw = batch.raw()
+            self.active.append(
+                (stamped_prefix(base, batch.batch_length, leader_epoch), raw[16:]),
+                batch.size, base, next_offset, batch.max_timestamp,
+            )
+            max_ts, count, size = max(max_ts, batch.max_timestamp), count + batch.record_count, size + batch.size
+        self._after_append(count)
+        return AppendInfo(first, self.log_end_offset - 1, max_ts, count, size)
+
+    def append_as_follower(self, data) -> AppendInfo:
+        """Append batches that already carry offsets and epochs (replication, restore)."""
+        self._ensure_open()
+        batches = self._check_batches(data)
+        expected = self.log_end_offset
+        for batch in batches:
+            if batch.base_offset < expected:
+                raise InvalidRecordError(
+                    f"batch starts at offset {batch.base_offset}, below the expected {expected}; "
+                    "truncate the log first"
+                )
+            expected = batch.next_offset
+        first = batches[0].base_offset
+        max_ts, count, size = -1, 0, 0
+        for batch in batches:
+            self._maybe_roll(batch.size, batch.max_timestamp, batch.next_offset)
+            self._epochs.assign(batch.partition_leader_epoch, batch.base_offset)
+            self.active.append((batch.raw(),), batch.size, batch.base_offset, batch.next_offset, batch.max_timestamp)
+            max_ts, count, size = max(max_ts, batch.max_timestamp), count + batch.record_count, size + batch.size
+        self._after_append(count)
+        return AppendInfo(first, self.log_end_offset - 1, max_ts, count, size)
+
+    def _maybe_roll(self, size: int, max_timestamp: int, next_offset: int) -> None:
+        seg = self.active
+        if seg.size == 0:
+            return
+        if seg.first_batch_timestamp is not None and seg.first_batch_timestamp >= 0:
+            waited = max_timestamp - seg.first_batch_timestamp
+        else:
+            waited = self._now_ms() - seg.created_ms
+        if (
+            seg.size + size > self.config.segment_bytes
+            or waited > self.config.segment_ms
+            or next_offset - 1 - seg.base_offset > _MAX_RELATIVE_OFFSET
+        ):
+            self.roll()
+
+    def _after_append(self, records: int) -> None:
+        self._unflushed_records += records
+        cfg = self.config
+        if (cfg.flush_messages is not None and self._unflushed_records >= cfg.flush_messages) or (
+            cfg.flush_ms is not None and self._now_ms() - self._last_flush_ms >= cfg.flush_ms
+        ):
+            self.flush()
+
+    def roll(self) -> LogSegment:
+        """Close the active segment (fsync it) and start a new one at the log end."""
+        self._ensure_open()
+        old = self.active
+        if old.size == 0:
+            return old
+        old.seal()
+        old.flush()
+        seg = LogSegment(self.directory, self.log_end_offset, self.config.index_interval_bytes, created_ms=self._now_ms())
+        self._add_segment(seg)
+        self._checkpoint_recovery_point()
+        return seg
+
+    def flush(self) -> None:
+        """fsync everything appended so far and move the recovery point to the log end."""
+        self._ensure_open()
+        self.active.flush()  # closed segments were fsynced when they rolled
+        self._checkpoint_recovery_point()
+        self._unflushed_records = 0
+        self._last_flush_ms = self._now_ms()
+
+    def flush_if_due(self) -> bool:
+        """For a timer: flush when ``flush.ms`` has passed since the last flush."""
+        if self.config.flush_ms is not None and self._unflushed_records and (
+            self._now_ms() - self._last_flush_ms >= self.config.flush_ms
+        ):
+            self.flush()
+            return True
+        return False
+
+    # -- reading -------------------------------------------------------------
+    def read(self, offset: int, max_bytes: int = 1 << 20, *, max_offset: int | None = None) -> bytes:
+        """Whole batches from the one holding ``offset``, at most ``max_bytes`` (but at least one).
+
+        ``max_offset`` (the high watermark for consumers) leaves out batches that start
+        at or after it. Raises ``OffsetOutOfRangeError`` outside ``[log start, log end]``.
+        """
+        self._ensure_open()
+        if offset < self.log_start_offset or offset > self.log_end_offset:
+            raise OffsetOutOfRangeError(offset, self.log_start_offset, self.log_end_offset)
+        if offset == self.log_end_offset or (max_offset is not None and offset >= max_offset):
+            return b""
+        i = bisect.bisect_right(self._bases, offset) - 1
+        for seg in self.segments[i:]:
+            data = seg.read(max(offset, seg.base_offset), max_bytes, max_offset)
+            if data:
+                return data
+        return b""
+
+    def offset_for_timestamp(self, timestamp: int) -> int | None:
+        """First offset of the first batch with a timestamp >= ``timestamp`` (ListOffsets)."""
+        for seg in self.segments:
+            found = seg.offset_for_timestamp(timestamp)
+            if found is not None:
+                return found
+        return None
+
+    # -- high watermark ------------------------------------------------------
+    def update_high_watermark(self, offset: int) -> int:
+        self._high_watermark = min(max(offset, self.log_start_offset), self.log_end_offset)
+        return self._high_watermark
+
+    def checkpoint_high_watermark(self) -> None:
+        checkpoint.write_offset(self._path(HIGH_WATERMARK_FILE), self._high_watermark)
+
+    # -- truncation and deletion ---------------------------------------------
+    def truncate_to(self, offset: int) -> int:
+        """Drop every batch that holds an offset at or above ``offset``; returns the new log end.
+
+        A batch that straddles ``offset`` goes whole, so the log end may land below
+        ``offset``, as in Kafka.
+        """
+        self._ensure_open()
+        if offset >= self.log_end_offset:
+            return self.log_end_offset
+        if offset <= self.log_start_offset:
+            self.truncate_fully_and_start_at(offset)
+            return self.log_end_offset
+        while len(self.segments) > 1 and self.active.base_offset >= offset:
+            self.segments.pop().delete()
+            self._bases.pop()
+        self.active.truncate_to(offset)
+        self._after_truncation()
+        return self.log_end_offset
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Delete everything; the empty log starts at ``offset`` (a follower behind a log start)."""
+        self._ensure_open()
+        for seg in self.segments:
+            seg.delete()
+        self.segments, self._bases = [], []
+        self._add_segment(LogSegment(self.directory, offset, self.config.index_interval_bytes, created_ms=self._now_ms()))
+        self._epochs.clear()
+        self._high_watermark = offset
+        self._after_truncation()
+
+    def _after_truncation(self) -> None:
+        self._epochs.truncate_from_end(self.log_end_offset)
+        self._high_watermark = min(max(self._high_watermark, self.log_start_offset), self.log_end_offset)
+        self._checkpoint_recovery_point()
+
+    def delete_segments_below(self, offset: int) -> list[int]:
+        """Delete closed segments that lie wholly below ``offset``; advances the log start."""
+        self._ensure_open()
+        count = 0
+        while count + 1 < len(self.segments) and self.segments[count + 1].base_offset <= offset:
+            count += 1
+        return self._delete_oldest(count)
+
+    def _delete_oldest(self, count: int) -> list[int]:
+        deleted = []
+        for seg in self.segments[:count]:
+            seg.delete()
+            deleted.append(seg.base_offset)
+        del self.segments[:count], self._bases[:count]
+        if deleted:
+            self._epochs.truncate_from_start(self.log_start_offset)
+            self._high_watermark = max(self._high_watermark, self.log_start_offset)
+            log.info("deleted segments %s of %s; log start is now %d", deleted, self.directory, self.log_start_offset)
+        return deleted
+
+    def segment_facts(self) -> list[retention.SegmentFacts]:
+        return [
+            retention.SegmentFacts(
+                s.base_offset, s.size, s.max_timestamp if s.max_timestamp >= 0 else s.last_modified_ms
+            )
+            for s in self.segments
+        ]
+
+    def apply_retention(self, now_ms: int | None = None) -> list[int]:
+        """Delete segments past ``retention.ms`` / ``retention.bytes``; returns their base offsets.
+
+        The active segment is never deleted; when it alone is left and has expired by
+        time, it is rolled first (as Kafka does) so the next check can delete it.
+        """
+        self._ensure_open()
+        now_ms = self._now_ms() if now_ms is None else now_ms
+        cfg = self.config
+        facts = self.segment_facts()
+        doomed = retention.segments_to_delete(
+            facts, now_ms=now_ms, retention_ms=cfg.retention_ms, retention_bytes=cfg.retention_bytes
+        )
+        if len(doomed) == len(facts) - 1 and self.active.size and retention.expired_by_time(
+            facts[-1:], now_ms, cfg.retention_ms
+        ):
+            self.roll()
+            doomed.append(facts[-1].base_offset)
+        return self._delete_oldest(len(doomed))
+
+    # -- lifecycle -----------------------------------------------------------
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"log {self.directory} is closed")
+
+    def close(self) -> None:
+        """Clean shutdown: fsync, mark clean, release the directory."""
+        if self._closed:
+            return
+        self.flush()
+        self.checkpoint_high_watermark()
+        for seg in self.segments:
+            seg.close()
+        checkpoint.write_offset(self._path(CLEAN_SHUTDOWN_FILE), self.log_end_offset)
+        self._closed = True
+        self._lock.release()
+
+    def abandon(self) -> None:
+        """Release files without the clean-shutdown steps (tests simulate crashes with it)."""
+        if self._closed:
+            return
+        for seg in self.segments:
+            seg.close()
+        self._closed = True
+        self._lock.release()
+
+    def __enter__(self) -> "Log":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Log({self.directory}, start={self.log_start_offset}, end={self.log_end_offset}, "
+            f"hw={self._high_watermark}, segments={len(self.segments)})"
+        )
