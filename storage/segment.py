@@ -62,6 +62,8 @@ class LogSegment:
         runs full recovery.
         """
         try:
+            if self.size and not (os.path.exists(self.offset_index.path) and os.path.exists(self.time_index.path)):
+                raise CorruptIndexError("index file missing")
             self.offset_index.load()
             self.time_index.load()
             self.offset_index.check_against(self.size)

@@ -1,0 +1,1 @@
+"""Shared fixtures. Process-owning fixtures live beside the tests that need them."""
