@@ -83,7 +83,7 @@ class BatchBuilder:
     the records section once and writes the header with its CRC.
     """
 
-    __slots__ = ("_builder", "_count", "_codec", "_created")
+    __slots__ = ("_builder", "_count", "_codec")
 
     def __init__(
         self,
@@ -102,14 +102,11 @@ class BatchBuilder:
             base_sequence=base_sequence,
         )
         self._count = 0
-        self._created = None
 
     def append(self, value, key=None, headers=None, timestamp: int | None = None) -> int:
         """Add a record; returns its offset delta within the batch."""
-        if timestamp is None:
-            if self._created is None:
-                self._created = int(time.time() * 1000)
-            timestamp = self._created
+        if timestamp is None:  # create time, per record, as Kafka's producer stamps it
+            timestamp = int(time.time() * 1000)
         self._builder.append(self._count, timestamp, key, value, headers or [])
         self._count += 1
         return self._count - 1

@@ -37,10 +37,10 @@ _zstd_decompressor = zstandard.ZstdDecompressor()
 
 def codec_id(name_or_id: str | int) -> int:
     """Kafka's attribute code for a codec given by name (``"lz4"``) or code."""
-    if isinstance(name_or_id, int):
+    if isinstance(name_or_id, int) and not isinstance(name_or_id, bool):
         if name_or_id in CODEC_NAMES:
             return name_or_id
-    elif name_or_id.lower() in CODECS:
+    elif isinstance(name_or_id, str) and name_or_id.lower() in CODECS:
         return CODECS[name_or_id.lower()]
     raise UnsupportedCompressionError(
         f"unknown compression {name_or_id!r}; use one of {', '.join(CODECS)}"
@@ -73,18 +73,31 @@ def decompress(codec: int, data) -> bytes:
         if codec == NONE:
             return bytes(data)
         if codec == GZIP:
-            return zlib.decompress(data, 47)
+            return _each_member(data, lambda: zlib.decompressobj(47), "gzip")
         if codec == SNAPPY:
             return _snappy_decode(memoryview(data))
         if codec == LZ4:
             return lz4.frame.decompress(data)
         if codec == ZSTD:
-            return _zstd_decompressor.decompressobj().decompress(data)
+            return _each_member(data, _zstd_decompressor.decompressobj, "zstd")
     except CorruptRecordError:
         raise
     except Exception as exc:  # each library raises its own error type
         raise CorruptRecordError(f"cannot decompress {CODEC_NAMES[codec]} data: {exc}") from exc
     raise UnsupportedCompressionError(f"unknown compression code {codec}")
+
+
+def _each_member(data, new_decoder, name: str) -> bytes:
+    """Decode every concatenated member/frame, as Java's streams do; a cut one is corrupt."""
+    rest, parts = bytes(data), []
+    while True:
+        decoder = new_decoder()
+        parts.append(decoder.decompress(rest))
+        if not decoder.eof:
+            raise CorruptRecordError(f"truncated {name} data")
+        rest = decoder.unused_data
+        if not rest:
+            return b"".join(parts)
 
 
 def _snappy_decode(view: memoryview) -> bytes:
