@@ -16,10 +16,12 @@ back to a safe default (re-scan the log) instead of trusting garbage.
 from __future__ import annotations
 
 import os
+import re
 
 from .errors import StorageError
 
 VERSION = 0
+_INT = re.compile(r"^-?[0-9]+$")
 
 
 class CorruptCheckpointError(StorageError):
@@ -57,7 +59,7 @@ def read_checkpoint(path: str, width: int) -> list[tuple[int, ...]] | None:
         version, count = int(lines[0]), int(lines[1])
         if version != VERSION:
             raise ValueError(f"unknown version {version}")
-        entries = [tuple(int(v) for v in line.split()) for line in lines[2 : 2 + count]]
+        entries = [tuple(_strict_int(v) for v in line.split()) for line in lines[2 : 2 + count]]
         if len(entries) != count or any(len(e) != width for e in entries):
             raise ValueError(f"expected {count} entries of {width} integers")
         if any(line.strip() for line in lines[2 + count :]):
@@ -65,6 +67,12 @@ def read_checkpoint(path: str, width: int) -> list[tuple[int, ...]] | None:
     except (ValueError, IndexError) as exc:
         raise CorruptCheckpointError(f"{path}: {exc}") from exc
     return entries
+
+
+def _strict_int(text: str) -> int:
+    if not _INT.match(text):
+        raise ValueError(f"{text!r} is not an integer")
+    return int(text)
 
 
 def write_offset(path: str, offset: int) -> None:

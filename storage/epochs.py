@@ -134,6 +134,10 @@ def truncation_offset(
     epoch): fall back to the high watermark. When the leader answers with an older
     epoch than the follower asked about (it never saw the follower's latest epoch),
     the follower's own end of that older epoch bounds the cut too (KIP-279).
+
+    One round is not always enough: when the leader answers with an epoch the
+    follower never had, the follower truncates, asks again about its new latest
+    epoch, and repeats until the leader's answer names an epoch the follower holds.
     """
     if leader_epoch == UNDEFINED_EPOCH or leader_end_offset == UNDEFINED_OFFSET:
         return None

@@ -35,7 +35,9 @@ def _int_value(props: Mapping[str, object], key: str) -> int | None:
         return None
     raw = props[key]
     try:
-        value = int(str(raw).strip()) if not isinstance(raw, int) else raw
+        if isinstance(raw, bool):
+            raise ValueError("a boolean is not a number of milliseconds")
+        value = raw if isinstance(raw, int) else int(str(raw).strip())
     except ValueError:
         raise InvalidConfigError(key, raw, "an integer (milliseconds, -1 for unlimited)") from None
     if value < -1:
