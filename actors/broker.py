@@ -1,0 +1,116 @@
+"""BrokerActor: a broker's front door (its bootstrap endpoint).
+
+It answers metadata from its copy of the controller's image, which a watcher
+thread keeps fresh, so clients bootstrap and find leaders even while the
+controller restarts. A heartbeat thread registers the broker (endpoint, rack,
+log dirs) with the controller and proves it alive. Producing to an unknown topic
+auto-creates it here when ``auto.create.topics.enable`` is true, as in Kafka.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from wire import admin, control, errors
+from wire.metadata import ClusterImage, Metadata
+from wire.transport import Connection
+
+from . import cluster_state as cs
+from .runtime import Actor
+from .watch import MetadataWatcher
+
+
+class ImageUpdate:
+    __slots__ = ("image",)
+
+    def __init__(self, image: ClusterImage):
+        self.image = image
+
+
+class BrokerActor(Actor):
+    def setup(self) -> None:
+        self.image = ClusterImage()
+        cfg = self.spec.config
+        self.auto_create = cfg.get("auto.create.topics.enable", "true").lower() == "true"
+        self.heartbeat_interval = int(cfg.get("broker.heartbeat.interval.ms", "250")) / 1000
+        self.log_dirs = [d for d in self.spec.args.get("log_dirs", "").split(",") if d]
+        self._closing = threading.Event()
+        self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        self._heartbeat.start()
+        ref = self.actor_ref
+        self.watcher = MetadataWatcher(self.spec.controller, lambda image: ref.tell(ImageUpdate(image)))
+        self.watcher.start()
+        self.handlers = {
+            Metadata: self.metadata,
+            admin.DescribeCluster: self.describe_cluster,
+            control.Ping: lambda *_: control.Ack(),
+        }
+
+    def teardown(self) -> None:
+        self._closing.set()
+        self.watcher.stop()
+
+    def on_message(self, message) -> None:
+        if isinstance(message, ImageUpdate):
+            self.image = message.image
+
+    def _heartbeat_loop(self) -> None:
+        host = self.spec.advertised.split("//", 1)[-1].rsplit(":", 1)[0]
+        beat = control.BrokerHeartbeat(
+            broker_id=self.spec.broker_id, endpoint=self.spec.advertised, host=host,
+            rack=self.spec.config.get("broker.rack") or None, log_dirs=self.log_dirs,
+        )
+        conn = Connection(self.spec.controller)
+        try:
+            while not self._closing.wait(self.heartbeat_interval):
+                beat.corr = 0
+                try:
+                    conn.call(beat, timeout_ms=2000)
+                except errors.ZafkaError as exc:
+                    self.log.debug("heartbeat failed: %s", exc)
+        finally:
+            conn.close()
+
+    def metadata(self, request: Metadata, frames, peer):
+        created = set()
+        if request.topics and self.auto_create and request.allow_auto_create:
+            for name in request.topics:
+                if name not in self.image.topics and not name.startswith("__") and self._auto_create(name):
+                    created.add(name)
+        response = cs.metadata_response(self.image, request.topics)
+        for topic in response.topics:
+            if topic.name in created and topic.error == errors.UnknownTopicOrPartition.code:
+                # created a moment ago; this broker's image has not caught up yet
+                topic.error = errors.LeaderNotAvailable.code
+                topic.message = f"topic {topic.name!r} is being created"
+        if not response.controller_endpoint:
+            response.controller_endpoint = self.spec.controller
+        return response
+
+    def _auto_create(self, name: str) -> bool:
+        try:
+            cs.validate_topic_name(name)
+        except errors.InvalidTopic:
+            return False
+        cfg = self.spec.config
+        request = admin.CreateTopic(
+            name=name, partitions=int(cfg.get("num.partitions", "1")),
+            replication_factor=int(cfg.get("default.replication.factor", "1")),
+        )
+        try:
+            with Connection(self.spec.controller) as conn:
+                conn.call(request, timeout_ms=2000)
+            self.log.info("auto-created topic %s", name)
+        except errors.TopicAlreadyExists:
+            pass
+        except errors.ZafkaError as exc:
+            self.log.warning("auto-creating topic %s failed: %s", name, exc)
+            return False
+        return True
+
+    def describe_cluster(self, request, frames, peer):
+        return admin.ClusterResponse(
+            cluster_id=self.image.cluster_id,
+            controller_endpoint=self.image.controller_endpoint or self.spec.controller,
+            brokers=[b for _, b in sorted(self.image.brokers.items())],
+        )

@@ -1,0 +1,248 @@
+"""Controller: the one actor that decides — topics, placement, leaders, epochs.
+
+Its state is a ``ClusterImage`` rebuilt on start by replaying its own metadata log
+(``<data-dir>/controller/__cluster_metadata-0``, a ``storage.Log``): every change
+is appended there as an event before it is applied, so a killed controller comes
+back with exactly what it had acknowledged. It never touches partition data.
+
+Admin requests come here directly (clients find the controller in metadata, as
+Kafka's admin client does). Everyone else keeps a copy of the image fresh through
+``WatchMetadata`` long polls, answered here as soon as the image changes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from storage import Log, LogConfig, build_batch, iter_batches
+from wire import admin, control, errors
+from wire.metadata import BrokerInfo, ClusterImage, Metadata, MetadataImage, WatchMetadata
+
+from . import cluster_state as cs
+from .config import ConfigError, effective_topic_configs, validate_topic_configs
+from .runtime import Actor
+
+METADATA_LOG = "__cluster_metadata-0"
+
+
+class Controller(Actor):
+    def setup(self) -> None:
+        self.image = ClusterImage(controller_endpoint=self.spec.advertised)
+        self.watchers: list[tuple[bytes, int, int, float]] = []  # peer, corr, version, deadline
+        self.metadata_log = Log(
+            os.path.join(self.spec.data_dir, "controller", METADATA_LOG),
+            LogConfig(segment_bytes=16 << 20, retention_ms=-1),
+        )
+        replayed = self._replay()
+        if not self.image.cluster_id:
+            self._commit(cs.ClusterIdSet(cs.new_topic_id()[:22]))
+        # a different version after every restart, so watchers always refetch
+        self.image.version = int(time.time() * 1000) * 1000
+        self.session_timeout = int(self.spec.config.get("broker.session.timeout.ms", "3000")) / 1000
+        self.last_heartbeat: dict[int, float] = {}
+        self.log.info("controller ready: %d events replayed, %d topics", replayed, len(self.image.topics))
+        self.handlers = {
+            admin.CreateTopic: self.create_topic,
+            admin.DeleteTopic: self.delete_topic,
+            admin.CreatePartitions: self.create_partitions,
+            admin.AlterConfigs: self.alter_configs,
+            admin.DescribeConfigs: self.describe_configs,
+            admin.DescribeCluster: self.describe_cluster,
+            Metadata: self.metadata,
+            WatchMetadata: self.watch,
+            control.BrokerHeartbeat: self.heartbeat,
+            control.LeaderReady: self.leader_ready,
+            control.ActorDied: self.actor_died,
+            control.Ping: lambda *_: control.Ack(),
+        }
+
+    def teardown(self) -> None:
+        self.metadata_log.close()
+
+    # -- the metadata log ------------------------------------------------------
+    def _replay(self) -> int:
+        count, offset = 0, self.metadata_log.log_start_offset
+        while offset < self.metadata_log.log_end_offset:
+            data = self.metadata_log.read(offset, 1 << 20)
+            for batch in iter_batches(data):
+                for record in batch.records():
+                    if record.offset >= offset:
+                        cs.apply(self.image, cs.EVENT_DECODER.decode(record.value))
+                        count += 1
+                offset = batch.next_offset
+        return count
+
+    def _commit(self, event) -> None:
+        self.metadata_log.append(build_batch([cs.EVENT_ENCODER.encode(event)]))
+        cs.apply(self.image, event)
+        self._wake_watchers()
+
+    def _touch(self) -> None:
+        """A change that is not persisted (liveness): bump the version only."""
+        self.image.version += 1
+        self._wake_watchers()
+
+    # -- watchers ----------------------------------------------------------------
+    def watch(self, request: WatchMetadata, frames, peer):
+        if request.known_version != self.image.version or request.max_wait_ms <= 0:
+            return MetadataImage(image=self.image)
+        deadline = time.monotonic() + request.max_wait_ms / 1000
+        self.watchers.append((peer, request.corr, request.known_version, deadline))
+        return None
+
+    def _wake_watchers(self) -> None:
+        if not self.watchers:
+            return
+        waiting, self.watchers = self.watchers, []
+        response = MetadataImage(image=self.image)
+        for peer, corr, _, _ in waiting:
+            self.reply(peer, corr, response)
+
+    def on_tick(self) -> None:
+        now = time.monotonic()
+        if self.watchers:
+            keep = []
+            for entry in self.watchers:
+                if entry[3] <= now:
+                    self.reply(entry[0], entry[1], MetadataImage(image=self.image))
+                else:
+                    keep.append(entry)
+            self.watchers = keep
+        changed = False
+        for broker_id, seen in list(self.last_heartbeat.items()):
+            broker = self.image.brokers.get(broker_id)
+            if broker is not None and broker.alive and now - seen > self.session_timeout:
+                self.log.warning("broker %d missed its heartbeats; marking it down", broker_id)
+                broker.alive = False
+                changed = True
+        if changed:
+            self._touch()
+
+    # -- liveness and leadership ---------------------------------------------------
+    def heartbeat(self, request: control.BrokerHeartbeat, frames, peer):
+        self.last_heartbeat[request.broker_id] = time.monotonic()
+        info = BrokerInfo(
+            id=request.broker_id, endpoint=request.endpoint, host=request.host,
+            rack=request.rack, log_dirs=list(request.log_dirs),
+        )
+        old = self.image.brokers.get(request.broker_id)
+        if old is None or (old.endpoint, old.host, old.rack, old.log_dirs) != (info.endpoint, info.host, info.rack, info.log_dirs):
+            self._commit(cs.BrokerRegistered(info))
+        broker = self.image.brokers[request.broker_id]
+        if not broker.alive:
+            self.log.info("broker %d is up at %s", request.broker_id, request.endpoint)
+            broker.alive = True
+            self._touch()
+        return control.Ack()
+
+    def _partition(self, topic: str, partition: int):
+        state = self.image.topics.get(topic)
+        if state is None or not 0 <= partition < len(state.partitions):
+            raise errors.UnknownTopicOrPartition(f"{topic}-{partition} does not exist")
+        return state, state.partitions[partition]
+
+    def leader_ready(self, request: control.LeaderReady, frames, peer):
+        """A (re)started PartitionLeader takes over its partition under a new epoch."""
+        topic, part = self._partition(request.topic, request.partition)
+        if part.leader != request.broker_id:
+            raise errors.NotLeader(
+                f"{request.topic}-{request.partition} is led by broker {part.leader}, not {request.broker_id}"
+            )
+        epoch = part.leader_epoch + 1
+        self._commit(cs.LeaderChanged(request.topic, request.partition, part.leader, epoch, list(part.isr), request.endpoint))
+        self.log.info("%s-%d: leader broker %d epoch %d at %s", request.topic, request.partition, part.leader, epoch, request.endpoint)
+        return control.LeaderReadyResponse(leader_epoch=epoch, configs=dict(topic.configs))
+
+    def actor_died(self, request: control.ActorDied, frames, peer):
+        self.log.warning("supervisor reports %s (%s) died", request.name, request.kind)
+        if request.kind == "leader" and request.topic in self.image.topics:
+            _, part = self._partition(request.topic, request.partition)
+            if part.leader == request.broker_id and part.leader_endpoint is not None:
+                self._commit(cs.LeaderChanged(request.topic, request.partition, part.leader, part.leader_epoch, list(part.isr), None))
+        elif request.kind == "broker":
+            broker = self.image.brokers.get(request.broker_id)
+            if broker is not None and broker.alive:
+                broker.alive = False
+                self._touch()
+        return control.Ack()
+
+    # -- metadata and admin ----------------------------------------------------------
+    def metadata(self, request: Metadata, frames, peer):
+        return cs.metadata_response(self.image, request.topics)
+
+    def describe_cluster(self, request, frames, peer):
+        return admin.ClusterResponse(
+            cluster_id=self.image.cluster_id,
+            controller_endpoint=self.image.controller_endpoint,
+            brokers=[b for _, b in sorted(self.image.brokers.items())],
+        )
+
+    def _live_brokers(self) -> list[int]:
+        return sorted(b.id for b in self.image.brokers.values() if b.alive)
+
+    def create_topic(self, request: admin.CreateTopic, frames, peer):
+        cs.validate_topic_name(request.name)
+        if request.name in self.image.topics:
+            raise errors.TopicAlreadyExists(f"topic {request.name!r} already exists")
+        partitions = request.partitions if request.partitions > 0 else int(self.spec.config.get("num.partitions", "1"))
+        if request.partitions == 0 or partitions < 1:
+            raise errors.InvalidPartitions(f"partitions must be at least 1, got {request.partitions}")
+        rf = request.replication_factor
+        if rf == -1:
+            rf = int(self.spec.config.get("default.replication.factor", "1"))
+        configs = self._validated(request.configs)
+        placed = cs.new_partitions(self.image, 0, partitions, rf, self._live_brokers())
+        topic = cs.TopicState(name=request.name, topic_id=cs.new_topic_id(), partitions=placed, configs=configs)
+        self._commit(cs.TopicCreated(topic))
+        self.log.info("created topic %s: %d partitions, RF %d, configs %s", request.name, partitions, rf, configs)
+        return admin.TopicResponse(topic=cs.topic_metadata(self.image, request.name))
+
+    def delete_topic(self, request: admin.DeleteTopic, frames, peer):
+        if request.name not in self.image.topics:
+            raise errors.UnknownTopicOrPartition(f"topic {request.name!r} does not exist")
+        self._commit(cs.TopicDeleted(request.name))
+        self.log.info("deleted topic %s", request.name)
+        return admin.TopicResponse()
+
+    def create_partitions(self, request: admin.CreatePartitions, frames, peer):
+        topic = self.image.topics.get(request.name)
+        if topic is None:
+            raise errors.UnknownTopicOrPartition(f"topic {request.name!r} does not exist")
+        current = len(topic.partitions)
+        if request.count <= current:
+            raise errors.InvalidPartitions(
+                f"topic {request.name!r} has {current} partitions; the count can only grow"
+            )
+        rf = len(topic.partitions[0].replicas)
+        added = cs.new_partitions(self.image, current, request.count - current, rf, self._live_brokers())
+        self._commit(cs.PartitionsAdded(request.name, added))
+        return admin.TopicResponse(topic=cs.topic_metadata(self.image, request.name))
+
+    def _validated(self, configs: dict[str, str]) -> dict[str, str]:
+        try:
+            return validate_topic_configs(configs)
+        except ConfigError as exc:
+            raise errors.InvalidConfig(str(exc)) from None
+
+    def alter_configs(self, request: admin.AlterConfigs, frames, peer):
+        topic = self.image.topics.get(request.topic)
+        if topic is None:
+            raise errors.UnknownTopicOrPartition(f"topic {request.topic!r} does not exist")
+        merged = dict(topic.configs)
+        merged.update(self._validated(request.set))
+        for key in request.delete:
+            merged.pop(key, None)
+        self._commit(cs.ConfigsChanged(request.topic, merged))
+        self.log.info("topic %s configs now %s", request.topic, merged)
+        return self.describe_configs(admin.DescribeConfigs(topic=request.topic), frames, peer)
+
+    def describe_configs(self, request: admin.DescribeConfigs, frames, peer):
+        topic = self.image.topics.get(request.topic)
+        if topic is None:
+            raise errors.UnknownTopicOrPartition(f"topic {request.topic!r} does not exist")
+        return admin.ConfigsResponse(
+            topic=request.topic,
+            configs=effective_topic_configs(self.spec.config, topic.configs),
+            overrides=sorted(topic.configs),
+        )

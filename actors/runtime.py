@@ -1,0 +1,311 @@
+"""The small runtime every actor process shares: one pykka actor fed from ZeroMQ.
+
+Each actor process runs ``run(spec)``:
+
+* The main thread owns the ROUTER socket (ZeroMQ sockets are not thread-safe). It
+  decodes each inbound frame once (``wire.protocol.decode_request``) — malformed,
+  unknown and oversized frames get an error reply right there and never reach the
+  actor — and ``tell``s the actor an ``Inbound``. It also forwards the actor's
+  replies (arriving on an inproc PULL socket) and sends a ``Tick`` every
+  ``tick_ms`` so actors can expire long polls and run timers without threads.
+* The pykka actor thread runs the actor's handlers one message at a time: the
+  mailbox is the only synchronisation an actor needs.
+* SIGTERM stops the loop, stops the actor (its ``on_stop`` closes logs cleanly)
+  and exits 0. The process also dies with its supervisor: ``PR_SET_PDEATHSIG``
+  covers the forkserver parent, and a watchdog thread exits when the supervisor's
+  pid is gone, so no actor outlives a SIGKILLed supervisor.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+import msgspec
+import pykka
+import zmq
+
+from wire import protocol
+from wire.base import Request, Response
+from wire.errors import InvalidRequest, UnknownServerError, ZafkaError
+
+from .errors import to_wire_error
+
+log = logging.getLogger("zafka.actor")
+
+KINDS = {
+    "controller": "actors.controller:Controller",
+    "broker": "actors.broker:BrokerActor",
+    "leader": "actors.partition_leader:PartitionLeader",
+    "cleaner": "actors.retention_cleaner:RetentionCleaner",
+}
+
+
+class ActorSpec(msgspec.Struct, kw_only=True):
+    """Everything a child process needs, handed over by the supervisor."""
+
+    name: str
+    kind: str
+    bind: str  # tcp://host:port the ROUTER binds
+    advertised: str  # the endpoint others are told to use
+    data_dir: str
+    controller: str  # the controller's endpoint
+    broker_id: int = -1
+    config: dict[str, str] = {}  # the broker's server.properties, as strings
+    args: dict[str, str] = {}  # kind-specific (topic, partition, log_dir, ...)
+    supervisor_pid: int = 0
+    tick_ms: int = 10
+
+
+class Inbound(msgspec.Struct):
+    peer: bytes
+    request: Request
+    frames: list
+
+
+class Tick:
+    __slots__ = ()
+
+
+TICK = Tick()
+
+
+class Actor(pykka.ThreadingActor):
+    """Base of every zafka actor: dispatch by request type, reply through the loop.
+
+    A handler returns a ``Response``, a ``(Response, frames)`` pair, or ``None`` when
+    it will answer later with ``reply`` (long polls) or not at all (acks=0). An
+    exception in a handler becomes an error reply to that request alone; the actor
+    keeps serving everyone else.
+    """
+
+    def __init__(self, spec: ActorSpec, outbox: str):
+        super().__init__()
+        self.spec = spec
+        self.name = spec.name
+        self._outbox_address = outbox
+        self._outbox: zmq.Socket | None = None
+        self.handlers: dict[type, object] = {}
+        self.log = logging.getLogger(f"zafka.{spec.kind}")
+
+    # -- pykka hooks ---------------------------------------------------------
+    def on_start(self) -> None:
+        self._outbox = zmq.Context.instance().socket(zmq.PUSH)
+        self._outbox.setsockopt(zmq.LINGER, 1000)
+        self._outbox.connect(self._outbox_address)
+        self.setup()
+
+    def on_stop(self) -> None:
+        try:
+            self.teardown()
+        finally:
+            if self._outbox is not None:
+                self._outbox.close()
+
+    def on_failure(self, exception_type, exception_value, traceback) -> None:
+        log.error("actor %s crashed: %s", self.name, exception_value, exc_info=(exception_type, exception_value, traceback))
+        os._exit(70)  # let the supervisor restart a clean process
+
+    def on_receive(self, message) -> None:
+        if message is TICK:
+            self.on_tick()
+            return
+        if isinstance(message, Inbound):
+            self._dispatch(message)
+            return
+        self.on_message(message)
+
+    # -- for subclasses ------------------------------------------------------
+    def setup(self) -> None:
+        """Open files and start helpers; runs in the actor thread before any message."""
+
+    def teardown(self) -> None:
+        """Close files cleanly; runs on SIGTERM."""
+
+    def on_tick(self) -> None:
+        """Timers and long-poll expiry, every ``tick_ms``."""
+
+    def on_message(self, message) -> None:
+        """Messages from the actor's own helper threads (``self.actor_ref.tell``)."""
+
+    def reply(self, peer: bytes, corr: int, response: Response, frames=()) -> None:
+        response.corr = corr
+        parts = [peer, protocol.encode(response), *frames]
+        self._outbox.send_multipart(parts, copy=False)
+
+    def reply_error(self, peer: bytes, corr: int, error: Exception) -> None:
+        wire_error = to_wire_error(error)
+        self.reply(peer, corr, protocol.ErrorResponse(error=wire_error.code, message=str(wire_error)))
+
+    def _dispatch(self, inbound: Inbound) -> None:
+        request = inbound.request
+        handler = self.handlers.get(type(request))
+        if handler is None:
+            self.reply(
+                inbound.peer, request.corr,
+                protocol.ErrorResponse(
+                    error=InvalidRequest.code,
+                    message=f"{self.name} does not handle {type(request).__name__} requests",
+                ),
+            )
+            return
+        try:
+            result = handler(request, inbound.frames, inbound.peer)
+        except ZafkaError as exc:
+            self.reply_error(inbound.peer, request.corr, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - one bad request must not stop the actor
+            if not isinstance(to_wire_error(exc), UnknownServerError):
+                self.log.info("%s refused: %s", type(request).__name__, exc)
+            else:
+                self.log.exception("%s failed", type(request).__name__)
+            self.reply_error(inbound.peer, request.corr, exc)
+            return
+        if result is None:
+            return
+        if isinstance(result, tuple):
+            self.reply(inbound.peer, request.corr, result[0], result[1])
+        else:
+            self.reply(inbound.peer, request.corr, result)
+
+
+# -- process plumbing ---------------------------------------------------------
+def _die_with_parent(supervisor_pid: int) -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    if not supervisor_pid:
+        return
+
+    def watchdog() -> None:
+        while True:
+            try:
+                os.kill(supervisor_pid, 0)
+            except ProcessLookupError:
+                os._exit(71)
+            except PermissionError:
+                pass
+            time.sleep(0.25)
+
+    threading.Thread(target=watchdog, name="watchdog", daemon=True).start()
+
+
+def setup_logging(data_dir: str, name: str, level: int = logging.INFO) -> str:
+    """Log to ``<data_dir>/logs/<name>.log``, appended across restarts, name and pid on every line."""
+    logs = os.path.join(data_dir, "logs")
+    os.makedirs(logs, exist_ok=True)
+    path = os.path.join(logs, f"{name}.log")
+    handler = logging.FileHandler(path, mode="a")
+    handler.setFormatter(
+        logging.Formatter(f"%(asctime)s %(levelname)s [{name} pid=%(process)d] %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    return path
+
+
+def load_kind(kind: str) -> type[Actor]:
+    module_name, _, class_name = KINDS[kind].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def run(spec: ActorSpec) -> None:
+    """Process entry point: serve until SIGTERM, then stop cleanly."""
+    _die_with_parent(spec.supervisor_pid)
+    setup_logging(spec.data_dir, spec.name)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    ctx = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 500)
+    router.setsockopt(zmq.ROUTER_MANDATORY, 0)
+    router.setsockopt(zmq.MAXMSGSIZE, int(spec.config.get("socket.request.max.bytes", 104857600)))
+    router.setsockopt(zmq.SNDHWM, 100_000)
+    router.setsockopt(zmq.RCVHWM, 100_000)
+    router.bind(spec.bind)
+    outbox_address = f"inproc://outbox-{os.getpid()}"
+    outbox = ctx.socket(zmq.PULL)
+    outbox.bind(outbox_address)
+    cls = load_kind(spec.kind)
+    try:
+        ref = cls.start(spec, outbox_address)
+    except Exception:
+        log.exception("actor %s failed to start", spec.name)
+        sys.exit(72)
+    log.info("%s serving at %s (advertised %s)", spec.name, spec.bind, spec.advertised)
+    poller = zmq.Poller()
+    poller.register(router, zmq.POLLIN)
+    poller.register(outbox, zmq.POLLIN)
+    tick = spec.tick_ms / 1000
+    next_tick = time.monotonic() + tick
+    max_header = protocol.MAX_HEADER_BYTES
+    try:
+        while not stop.is_set():
+            timeout = max(0.0, next_tick - time.monotonic())
+            events = dict(poller.poll(int(timeout * 1000) + 1))
+            if outbox in events:
+                for _ in range(1000):
+                    try:
+                        router.send_multipart(outbox.recv_multipart(zmq.NOBLOCK, copy=False), copy=False)
+                    except zmq.Again:
+                        break
+            if router in events:
+                for _ in range(1000):
+                    try:
+                        parts = router.recv_multipart(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    if len(parts) < 2:
+                        continue
+                    peer = parts[0].bytes
+                    try:
+                        request = protocol.decode_request(parts[1].buffer, max_header)
+                    except protocol.FrameError as exc:
+                        router.send_multipart([peer, protocol.error_reply(exc.code, str(exc), exc.corr)])
+                        continue
+                    try:
+                        ref.tell(Inbound(peer, request, parts[2:]))
+                    except pykka.ActorDeadError:
+                        break
+            now = time.monotonic()
+            if now >= next_tick:
+                next_tick = now + tick
+                if not ref.is_alive():  # on_start or a handler failed beyond recovery
+                    log.error("actor %s is dead; exiting so the supervisor restarts it", spec.name)
+                    os._exit(73)
+                try:
+                    ref.tell(TICK)
+                except pykka.ActorDeadError:
+                    continue
+    finally:
+        log.info("%s stopping", spec.name)
+        try:
+            ref.stop(timeout=10)
+        except pykka.Timeout:
+            log.error("%s did not stop within 10 s", spec.name)
+        # flush replies the actor queued while stopping
+        while True:
+            try:
+                router.send_multipart(outbox.recv_multipart(zmq.NOBLOCK, copy=False), copy=False)
+            except zmq.Again:
+                break
+        outbox.close(linger=0)
+        router.close(linger=200)
+        logging.shutdown()
+
+
+def run_encoded(spec_bytes: bytes) -> None:
+    """Entry for ``multiprocessing``: the spec travels as msgpack, not pickle."""
+    run(msgspec.msgpack.decode(spec_bytes, type=ActorSpec))

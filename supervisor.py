@@ -1,0 +1,574 @@
+"""The supervisor: starts, watches and restarts actor processes; the cluster's entry point.
+
+Read it as a table of child specs plus one loop, Erlang/OTP style:
+
+* ``ChildSpec`` says what to run (an ``actors.runtime.ActorSpec``), whether to
+  restart it (``permanent`` actors always come back), and how long a clean stop
+  may take.
+* The loop waits on every child's process sentinel, so a death is noticed the
+  moment it happens. A dead child is reported to the controller (a dead leader
+  loses its endpoint in metadata at once) and restarted after a backoff that
+  doubles with each recent restart. Restart intensity: more than
+  ``supervisor.max.restarts`` restarts within ``supervisor.max.seconds`` and the
+  child is marked ``failed`` and left down; the rest of the cluster keeps serving.
+* PartitionLeaders are not in a fixed table: the supervisor watches the
+  controller's image and reconciles — a partition led by one of its brokers gets a
+  ``leader-<topic>-<partition>`` child; a deleted topic's leader is stopped and its
+  directory removed.
+
+Children are forked from a forkserver that has the heavy imports preloaded, so
+each actor process starts fast and shares those pages. Every child dies with the
+supervisor (see ``actors.runtime``).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import shutil
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+import msgspec
+import psutil
+import zmq
+
+from actors.config import BrokerConfig, ConfigError, load_properties
+from actors.runtime import ActorSpec, run_encoded
+from actors.watch import MetadataWatcher
+from wire import control, errors, protocol
+from wire.admin import DescribeCluster
+from wire.metadata import ClusterImage
+from wire.transport import Connection
+
+log = logging.getLogger("zafka.supervisor")
+
+PRELOAD = ["actors.runtime", "actors.controller", "actors.broker", "actors.partition_leader",
+           "actors.retention_cleaner", "storage", "wire", "zmq", "msgspec", "pykka"]
+REGISTRY_FILE = "supervisor.json"
+START_ORDER = {"controller": 0, "broker": 1, "cleaner": 2, "leader": 3}
+
+
+@dataclass
+class ChildSpec:
+    actor: ActorSpec
+    restart: str = "permanent"  # permanent: always restarted; temporary: never
+    shutdown_s: float = 10.0
+
+
+@dataclass
+class Child:
+    spec: ChildSpec
+    process: multiprocessing.process.BaseProcess | None = None
+    state: str = "starting"  # running, restarting, failed, stopped
+    restarts: int = 0
+    recent: collections.deque = field(default_factory=collections.deque)
+    started_at: float = 0.0
+    restart_at: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.spec.actor.name
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.is_alive()
+
+
+class PortAllocator:
+    """Free loopback ports, each handed out once and kept by its actor across restarts."""
+
+    def __init__(self, host: str):
+        self.host = host
+        self.used: set[int] = set()
+
+    def take(self) -> int:
+        while True:
+            with socket.socket() as s:
+                s.bind((self.host, 0))
+                port = s.getsockname()[1]
+            if port not in self.used:
+                self.used.add(port)
+                return port
+
+
+class Supervisor:
+    """A local cluster (controller + brokers) or, with ``controller=``, brokers joining one."""
+
+    def __init__(
+        self,
+        data_dir: str,
+        brokers: int = 3,
+        config: dict | None = None,
+        *,
+        config_file: str | None = None,
+        host: str | None = None,
+        port: int = 0,
+        controller: str | None = None,
+        broker_ids: list[int] | None = None,
+        start_timeout: float = 30.0,
+    ):
+        self.data_dir = os.path.abspath(data_dir)
+        os.makedirs(self.data_dir, exist_ok=True)
+        props = load_properties(config_file) if config_file else {}
+        props.update({k: str(v) for k, v in (config or {}).items()})
+        self.broker_config, self.warnings = BrokerConfig.from_properties(props)
+        self.props = self.broker_config.properties
+        listener = self.broker_config.listeners[0] if "listeners" in props else None
+        self.host = host or (listener.host if listener and listener.host not in ("", "0.0.0.0", "localhost") else "127.0.0.1")
+        if port == 0 and listener is not None and listener.port:
+            port = listener.port
+        self._advertised_host = (
+            self.broker_config.advertised_listeners[0].host if "advertised.listeners" in props else ""
+        )
+        self.base_port = port
+        self.broker_ids = broker_ids or list(range(1, brokers + 1))
+        self.own_controller = controller is None
+        self.ports = PortAllocator(self.host)
+        self.controller_endpoint = controller or f"tcp://{self.host}:{port - 1 if port else self.ports.take()}"
+        self.broker_endpoints = {
+            b: f"tcp://{self.host}:{port + i if port else self.ports.take()}" for i, b in enumerate(self.broker_ids)
+        }
+        explicit_dirs = "log.dirs" in props or "log.dir" in props
+        self.log_dirs = list(self.broker_config.log_dirs) if explicit_dirs else [os.path.join(self.data_dir, "kafka-logs")]
+        self.max_restarts = int(self.props.get("supervisor.max.restarts", "5"))
+        self.max_seconds = float(self.props.get("supervisor.max.seconds", "30"))
+        self.backoff_s = int(self.props.get("supervisor.restart.backoff.ms", "100")) / 1000
+        self.backoff_max_s = int(self.props.get("supervisor.restart.backoff.max.ms", "5000")) / 1000
+        self.start_timeout = start_timeout
+        self.children: dict[str, Child] = {}
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
+        self._wakeup_r, self._wakeup_w = multiprocessing.Pipe(duplex=False)
+        self._image: ClusterImage | None = None
+        self._reports: collections.deque = collections.deque()
+        self._mp = multiprocessing.get_context("forkserver")
+        self._mp.set_forkserver_preload(PRELOAD)
+        self._threads: list[threading.Thread] = []
+        self._control_ready = threading.Event()
+        self.control_endpoint = ""
+        self._log_handler: logging.Handler | None = None
+
+    # -- the table of children -------------------------------------------------------
+    def _actor(self, name: str, kind: str, endpoint: str, broker_id: int = -1, **args: str) -> ActorSpec:
+        return ActorSpec(
+            name=name, kind=kind, bind=endpoint, advertised=self._advertised(endpoint),
+            data_dir=self.data_dir, controller=self.controller_endpoint, broker_id=broker_id,
+            config=self.props, args={k: str(v) for k, v in args.items()}, supervisor_pid=os.getpid(),
+        )
+
+    def _advertised(self, endpoint: str) -> str:
+        adv = self._advertised_host
+        if not adv:
+            return endpoint
+        port = endpoint.rsplit(":", 1)[1]
+        return f"tcp://{adv}:{port}"
+
+    def broker_log_dirs(self, broker_id: int) -> list[str]:
+        return [os.path.join(d, f"broker-{broker_id}") for d in self.log_dirs]
+
+    def _static_specs(self) -> list[ChildSpec]:
+        specs = []
+        if self.own_controller:
+            specs.append(ChildSpec(self._actor("controller", "controller", self.controller_endpoint)))
+        for b in self.broker_ids:
+            specs.append(ChildSpec(self._actor(
+                f"broker-{b}", "broker", self.broker_endpoints[b], b, log_dirs=",".join(self.broker_log_dirs(b)),
+            )))
+            specs.append(ChildSpec(self._actor(f"cleaner-{b}", "cleaner", self._free_endpoint(), b)))
+        return specs
+
+    def _free_endpoint(self) -> str:
+        return f"tcp://{self.host}:{self.ports.take()}"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def bootstrap(self) -> str:
+        return self.broker_endpoints[self.broker_ids[0]]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(self.broker_endpoints[b] for b in self.broker_ids)
+
+    @property
+    def logs_dir(self) -> str:
+        return os.path.join(self.data_dir, "logs")
+
+    def start(self) -> "Supervisor":
+        self._open_log()
+        for warning in self.warnings:
+            log.warning("config: %s", warning)
+        for d in self.log_dirs:
+            for b in self.broker_ids:
+                os.makedirs(os.path.join(d, f"broker-{b}"), exist_ok=True)
+        try:
+            for spec in self._static_specs():
+                self._start_child(Child(spec))
+            self._spawn_thread(self._control_loop, "control")
+            self._control_ready.wait(5)
+            self._watcher = MetadataWatcher(self.controller_endpoint, self._on_image, name="supervisor-watch")
+            self._watcher.start()
+            self._spawn_thread(self._reporter_loop, "reporter")
+            self._spawn_thread(self._watch_loop, "watch")
+            self._write_registry()
+            self._wait_until_serving()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _open_log(self) -> None:
+        """``<data-dir>/logs/supervisor.log``, appended, whatever the host program logs elsewhere."""
+        os.makedirs(self.logs_dir, exist_ok=True)
+        handler = logging.FileHandler(os.path.join(self.logs_dir, "supervisor.log"), mode="a")
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s [supervisor pid=%(process)d] %(name)s: %(message)s"
+        ))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        self._log_handler = handler
+
+    def _spawn_thread(self, target, name: str) -> None:
+        t = threading.Thread(target=target, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _wait_until_serving(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            failed = [c.name for c in self.children.values() if c.state == "failed"]
+            if failed:
+                raise RuntimeError(f"actors failed to start: {', '.join(failed)}; see {self.logs_dir}")
+            try:
+                with Connection(self.bootstrap) as conn:
+                    response, _ = conn.call(DescribeCluster(), timeout_ms=1000)
+                alive = {b.id for b in response.brokers if b.alive}
+                if set(self.broker_ids) <= alive and response.controller_endpoint:
+                    return
+            except errors.ZafkaError as exc:
+                last_error = exc
+            time.sleep(0.05)
+        raise TimeoutError(
+            f"cluster did not serve within {self.start_timeout:.0f} s ({last_error}); see {self.logs_dir}"
+        )
+
+    def stop(self) -> None:
+        """Stop every child: leaders first, the controller last; SIGKILL what will not stop."""
+        if self._stopping.is_set():
+            self._stopped.wait(60)
+            return
+        self._stopping.set()
+        self._wake()
+        watcher = getattr(self, "_watcher", None)
+        if watcher is not None:
+            watcher.stop()
+        with self._lock:
+            children = list(self.children.values())
+        for kind in ("leader", "cleaner", "broker", "controller"):
+            group = [c for c in children if c.spec.actor.kind == kind and c.alive]
+            for c in group:
+                c.state = "stopped"
+                try:
+                    c.process.terminate()
+                except (OSError, AttributeError):
+                    pass
+            deadline = time.monotonic() + max((c.spec.shutdown_s for c in group), default=0)
+            for c in group:
+                c.process.join(max(0.0, deadline - time.monotonic()))
+                if c.process.is_alive():
+                    log.warning("%s did not stop in time; killing it", c.name)
+                    c.process.kill()
+                    c.process.join(5)
+        for c in children:
+            c.state = "stopped"
+        for t in self._threads:
+            t.join(5)
+        try:
+            os.unlink(os.path.join(self.data_dir, REGISTRY_FILE))
+        except FileNotFoundError:
+            pass
+        log.info("cluster stopped")
+        if self._log_handler is not None:
+            log.removeHandler(self._log_handler)
+            self._log_handler.close()
+        self._stopped.set()
+
+    def wait(self) -> None:
+        """Block until ``stop`` (from a signal handler, ``zafka cluster stop`` or another thread)."""
+        while not self._stopped.wait(0.5):
+            pass
+
+    def __enter__(self) -> "Supervisor":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- starting and watching children -----------------------------------------------------------
+    def _start_child(self, child: Child) -> None:
+        spec_bytes = msgspec.msgpack.encode(child.spec.actor)
+        process = self._mp.Process(target=run_encoded, args=(spec_bytes,), name=child.name, daemon=False)
+        process.start()
+        child.process = process
+        child.state = "running"
+        child.started_at = time.time()
+        with self._lock:
+            self.children[child.name] = child
+        log.info("started %s (pid %d) at %s", child.name, process.pid, child.spec.actor.bind)
+
+    def _wake(self) -> None:
+        try:
+            self._wakeup_w.send_bytes(b"x")
+        except OSError:
+            pass
+
+    def _watch_loop(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                running = {c.process.sentinel: c for c in self.children.values() if c.state == "running" and c.process}
+            ready = multiprocessing.connection.wait([*running, self._wakeup_r], timeout=0.05)
+            if self._wakeup_r in ready:
+                while self._wakeup_r.poll():
+                    self._wakeup_r.recv_bytes()
+            if self._stopping.is_set():
+                return
+            for sentinel in ready:
+                child = running.get(sentinel)
+                if child is not None:
+                    self._on_death(child)
+            self._restart_due()
+            self._reconcile()
+
+    def _on_death(self, child: Child) -> None:
+        child.process.join(0)
+        code = child.process.exitcode
+        now = time.monotonic()
+        child.recent.append(now)
+        while child.recent and now - child.recent[0] > self.max_seconds:
+            child.recent.popleft()
+        a = child.spec.actor
+        self._reports.append(control.ActorDied(
+            name=a.name, kind=a.kind, broker_id=a.broker_id, topic=a.args.get("topic", ""),
+            partition=int(a.args.get("partition", -1)),
+        ))
+        if child.spec.restart != "permanent":
+            child.state = "stopped"
+            log.info("%s exited (code %s)", child.name, code)
+            return
+        if len(child.recent) > self.max_restarts:
+            child.state = "failed"
+            log.error(
+                "%s died %d times within %.0f s (last exit code %s); giving up on it",
+                child.name, len(child.recent), self.max_seconds, code,
+            )
+            return
+        delay = min(self.backoff_s * (2 ** (len(child.recent) - 1)), self.backoff_max_s)
+        child.state = "restarting"
+        child.restart_at = now + delay
+        log.warning("%s died (exit code %s); restarting in %.2f s", child.name, code, delay)
+
+    def _restart_due(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            due = [c for c in self.children.values() if c.state == "restarting" and c.restart_at <= now]
+        for child in due:
+            child.restarts += 1
+            self._start_child(child)
+
+    # -- partition leaders follow the controller's image --------------------------------------------
+    def _on_image(self, image: ClusterImage) -> None:
+        self._image = image
+        self._wake()
+
+    def _reconcile(self) -> None:
+        image = self._image
+        if image is None or self._stopping.is_set():
+            return
+        wanted: dict[str, tuple] = {}
+        for topic in image.topics.values():
+            for part in topic.partitions:
+                if part.leader in self.broker_ids:
+                    name = f"leader-{topic.name}-{part.partition}"
+                    log_dir = part.replica_dirs.get(part.leader) or self.broker_log_dirs(part.leader)[0]
+                    wanted[name] = (topic, part, log_dir)
+        with self._lock:
+            leaders = {n: c for n, c in self.children.items() if c.spec.actor.kind == "leader"}
+        for name, child in leaders.items():
+            want = wanted.get(name)
+            args = child.spec.actor.args
+            if want is None or want[0].topic_id != args["topic_id"] or int(args["broker"]) != want[1].leader:
+                self._retire_leader(child, deleted=want is None or want[0].topic_id != args["topic_id"])
+        for name, (topic, part, log_dir) in wanted.items():
+            if name not in self.children:
+                spec = ChildSpec(self._actor(
+                    name, "leader", self._free_endpoint(), part.leader, topic=topic.name,
+                    partition=part.partition, log_dir=log_dir, topic_id=topic.topic_id, broker=part.leader,
+                ))
+                self._start_child(Child(spec))
+
+    def _retire_leader(self, child: Child, deleted: bool) -> None:
+        child.state = "stopped"
+        if child.process is not None and child.process.is_alive():
+            child.process.terminate()
+            child.process.join(child.spec.shutdown_s)
+            if child.process.is_alive():
+                child.process.kill()
+                child.process.join(5)
+        with self._lock:
+            self.children.pop(child.name, None)
+        args = child.spec.actor.args
+        if deleted:
+            path = os.path.join(args["log_dir"], f"{args['topic']}-{args['partition']}")
+            shutil.rmtree(path, ignore_errors=True)
+            log.info("removed %s and its directory %s", child.name, path)
+
+    # -- reports to the controller ---------------------------------------------------------------
+    def _reporter_loop(self) -> None:
+        conn = None
+        while not self._stopping.is_set():
+            if not self._reports:
+                self._stopping.wait(0.02)
+                continue
+            report = self._reports[0]
+            if report.kind == "controller" or not self.controller_endpoint:
+                self._reports.popleft()
+                continue
+            conn = conn or Connection(self.controller_endpoint)
+            try:
+                report.corr = 0
+                conn.call(report, timeout_ms=1000)
+                self._reports.popleft()
+            except errors.ZafkaError as exc:
+                log.info("could not report %s to the controller yet: %s", report.name, exc)
+                self._stopping.wait(0.2)
+        if conn is not None:
+            conn.close()
+
+    # -- introspection and control ----------------------------------------------------------------
+    def actors(self, memory: bool = True) -> list[control.ActorStatus]:
+        out = []
+        with self._lock:
+            children = list(self.children.values())
+        for c in sorted(children, key=lambda c: (START_ORDER.get(c.spec.actor.kind, 9), c.name)):
+            alive = c.alive
+            rss = uss = 0
+            if memory and alive:
+                try:
+                    mem = psutil.Process(c.process.pid).memory_full_info()
+                    rss, uss = mem.rss, mem.uss
+                except (psutil.Error, OSError):
+                    pass
+            out.append(control.ActorStatus(
+                name=c.name, kind=c.spec.actor.kind, broker=c.spec.actor.broker_id,
+                pid=c.process.pid if c.process else 0, restarts=c.restarts, alive=alive, state=c.state,
+                started_at=c.started_at, endpoint=c.spec.actor.advertised, rss=rss, uss=uss,
+            ))
+        return out
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
+        """Send ``sig`` to one actor (SIGKILL by default); returns its pid."""
+        with self._lock:
+            child = self.children.get(name)
+        if child is None or not child.alive:
+            raise KeyError(f"no running actor named {name!r}")
+        os.kill(child.process.pid, sig)
+        return child.process.pid
+
+    def kill_broker(self, broker_id: int, sig: int = signal.SIGKILL) -> list[str]:
+        """A whole-broker crash: every actor of that broker at once."""
+        with self._lock:
+            victims = [c for c in self.children.values() if c.spec.actor.broker_id == broker_id and c.alive]
+        for c in victims:
+            os.kill(c.process.pid, sig)
+        return [c.name for c in victims]
+
+    def pid_of(self, name: str) -> int:
+        with self._lock:
+            return self.children[name].process.pid
+
+    def _write_registry(self) -> None:
+        registry = {
+            "pid": os.getpid(), "control": self.control_endpoint, "bootstrap": self.bootstrap,
+            "bootstrap_servers": self.bootstrap_servers, "controller": self.controller_endpoint,
+            "brokers": self.broker_ids, "data_dir": self.data_dir, "logs_dir": self.logs_dir,
+        }
+        path = os.path.join(self.data_dir, REGISTRY_FILE)
+        with open(path + ".tmp", "w") as f:
+            json.dump(registry, f, indent=2)
+        os.replace(path + ".tmp", path)
+
+    def _control_loop(self) -> None:
+        ctx = zmq.Context.instance()
+        sock = ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        port = sock.bind_to_random_port(f"tcp://{self.host}")
+        self.control_endpoint = f"tcp://{self.host}:{port}"
+        self._control_ready.set()
+        try:
+            while not self._stopping.is_set():
+                if not sock.poll(100):
+                    continue
+                parts = sock.recv_multipart()
+                if len(parts) < 2:
+                    continue
+                peer = parts[0]
+                try:
+                    request = protocol.decode_request(parts[1])
+                    response = self._control(request)
+                except protocol.FrameError as exc:
+                    response = protocol.ErrorResponse(error=exc.code, message=str(exc), corr=exc.corr)
+                except (KeyError, ValueError) as exc:
+                    response = protocol.ErrorResponse(
+                        error=errors.InvalidRequest.code, message=str(exc).strip("'\""), corr=request.corr,
+                    )
+                response.corr = response.corr or getattr(request, "corr", 0)
+                sock.send_multipart([peer, protocol.encode(response)])
+        finally:
+            sock.close(linger=0)
+
+    def _control(self, request):
+        if isinstance(request, control.ListActors):
+            return control.ActorsResponse(actors=self.actors(memory=request.memory))
+        if isinstance(request, control.KillActor):
+            sig = signal.Signals["SIG" + request.signal.upper().removeprefix("SIG")]
+            if request.broker_id >= 0:
+                if request.broker_id not in self.broker_ids:
+                    raise KeyError(f"broker {request.broker_id} is not supervised here (brokers {self.broker_ids})")
+                return control.KillResponse(killed=self.kill_broker(request.broker_id, sig))
+            self.kill(request.name, sig)
+            return control.KillResponse(killed=[request.name])
+        if isinstance(request, control.StopCluster):
+            threading.Thread(target=self.stop, daemon=True).start()
+            return control.Ack()
+        if isinstance(request, control.ClusterStatus):
+            return control.StatusResponse(
+                bootstrap=self.bootstrap_servers, data_dir=self.data_dir, logs_dir=self.logs_dir,
+                controller_endpoint=self.controller_endpoint, supervisor_pid=os.getpid(),
+                brokers=self.broker_ids, actors=len(self.children),
+                failed=[c.name for c in self.children.values() if c.state == "failed"],
+            )
+        if isinstance(request, control.Ping):
+            return control.Ack()
+        raise ValueError(f"the supervisor does not handle {type(request).__name__}")
+
+
+def read_registry(data_dir: str) -> dict:
+    """What a running supervisor wrote about itself (for ``zafka`` commands in other terminals)."""
+    path = os.path.join(os.path.abspath(data_dir), REGISTRY_FILE)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no cluster is running with data dir {data_dir} (no {path})") from None
+
+
+__all__ = ["Supervisor", "ChildSpec", "read_registry", "ConfigError"]

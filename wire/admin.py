@@ -1,0 +1,52 @@
+"""Admin requests, answered by the controller (as Kafka sends them to its controller)."""
+
+from __future__ import annotations
+
+from .base import Request, Response
+from .metadata import BrokerInfo, TopicMetadata
+
+
+class CreateTopic(Request, tag="create_topic"):
+    name: str
+    partitions: int = 1
+    replication_factor: int = 1
+    configs: dict[str, str] = {}
+
+
+class DeleteTopic(Request, tag="delete_topic"):
+    name: str
+
+
+class CreatePartitions(Request, tag="create_partitions"):
+    name: str
+    count: int
+
+
+class AlterConfigs(Request, tag="alter_configs"):
+    topic: str
+    set: dict[str, str] = {}
+    delete: list[str] = []
+
+
+class DescribeConfigs(Request, tag="describe_configs"):
+    topic: str
+
+
+class DescribeCluster(Request, tag="describe_cluster"):
+    pass
+
+
+class TopicResponse(Response, tag="topic_r"):
+    topic: TopicMetadata | None = None
+
+
+class ConfigsResponse(Response, tag="configs_r"):
+    topic: str = ""
+    configs: dict[str, str] = {}  # effective value of every topic key
+    overrides: list[str] = []  # keys set on the topic itself (the rest are defaults)
+
+
+class ClusterResponse(Response, tag="cluster_r"):
+    cluster_id: str = ""
+    controller_endpoint: str = ""
+    brokers: list[BrokerInfo] = []

@@ -1,0 +1,71 @@
+"""Error codes on the wire and the typed exceptions clients raise for them.
+
+Codes are Kafka's protocol error codes, so a Kafka user reading a log line or a
+``zafka`` message recognises them. Every exception says what to do next.
+"""
+
+from __future__ import annotations
+
+
+class ZafkaError(Exception):
+    """Base of every error a zafka client or actor raises for a wire error code."""
+
+    code = -1
+    retriable = False
+    hint = ""
+
+    def __init__(self, message: str = ""):
+        text = message or self.__class__.__name__
+        if self.hint and self.hint not in text:
+            text = f"{text} ({self.hint})"
+        super().__init__(text)
+
+
+def _error(name: str, code: int, hint: str, retriable: bool = False) -> type[ZafkaError]:
+    cls = type(name, (ZafkaError,), {"code": code, "hint": hint, "retriable": retriable})
+    cls.__module__ = __name__
+    return cls
+
+
+UnknownServerError = _error("UnknownServerError", -1, "see the actor's log under <data-dir>/logs")
+OffsetOutOfRange = _error("OffsetOutOfRange", 1, "seek to a valid offset or set auto_offset_reset")
+CorruptRecord = _error("CorruptRecord", 2, "the batch failed its CRC or length check; resend it")
+UnknownTopicOrPartition = _error(
+    "UnknownTopicOrPartition", 3, "create the topic first or check its name and partition count", True
+)
+LeaderNotAvailable = _error("LeaderNotAvailable", 5, "a leader is being elected; retry shortly", True)
+NotLeader = _error("NotLeader", 6, "refresh metadata and retry against the new leader", True)
+RequestTimedOut = _error("RequestTimedOut", 7, "the cluster did not answer in time; retry", True)
+BrokerNotAvailable = _error("BrokerNotAvailable", 8, "check that the cluster is running", True)
+RecordTooLarge = _error("RecordTooLarge", 10, "raise max.message.bytes or send smaller records")
+InvalidTopic = _error("InvalidTopic", 17, "topic names use [a-zA-Z0-9._-], at most 249 characters")
+NotEnoughReplicas = _error("NotEnoughReplicas", 19, "fewer in-sync replicas than min.insync.replicas", True)
+UnsupportedVersion = _error("UnsupportedVersion", 35, "client and broker speak different protocol versions")
+TopicAlreadyExists = _error("TopicAlreadyExists", 36, "choose another name or delete the topic first")
+InvalidPartitions = _error("InvalidPartitions", 37, "partitions must be at least 1 and can only grow")
+InvalidReplicationFactor = _error(
+    "InvalidReplicationFactor", 38, "replication factor must be between 1 and the number of brokers"
+)
+NotController = _error("NotController", 41, "send admin requests to the controller", True)
+InvalidRequest = _error("InvalidRequest", 42, "the request was malformed; check the client version")
+InvalidConfig = _error("InvalidConfig", 40, "see the allowed values in the message")
+PolicyViolation = _error("PolicyViolation", 44, "the request breaks a cluster policy")
+KafkaStorageError = _error("KafkaStorageError", 56, "the broker's disk failed; see its log")
+InvalidRecord = _error("InvalidRecord", 87, "the batch is not acceptable as sent")
+
+BY_CODE: dict[int, type[ZafkaError]] = {
+    cls.code: cls
+    for cls in (
+        UnknownServerError, OffsetOutOfRange, CorruptRecord, UnknownTopicOrPartition,
+        LeaderNotAvailable, NotLeader, RequestTimedOut, BrokerNotAvailable, RecordTooLarge,
+        InvalidTopic, NotEnoughReplicas, UnsupportedVersion, TopicAlreadyExists,
+        InvalidPartitions, InvalidReplicationFactor, NotController, InvalidRequest,
+        InvalidConfig, PolicyViolation, KafkaStorageError, InvalidRecord,
+    )
+}
+
+
+def error_for(code: int, message: str = "") -> ZafkaError:
+    """The typed exception for a wire error code (``UnknownServerError`` if unknown)."""
+    return BY_CODE.get(code, UnknownServerError)(message)
+

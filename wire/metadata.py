@@ -1,0 +1,86 @@
+"""Cluster metadata: what clients bootstrap with and what actors watch.
+
+``ClusterImage`` is the controller's whole view (brokers, topics, configs, leaders
+and their endpoints, epochs). Brokers, supervisors, cleaners and leaders keep a
+copy fresh with ``WatchMetadata`` long polls, so they keep serving from it while
+the controller restarts. Clients see the narrower ``MetadataResponse``.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from .base import Request, Response
+
+
+class BrokerInfo(msgspec.Struct, omit_defaults=True):
+    id: int
+    endpoint: str  # advertised tcp://host:port of the BrokerActor
+    host: str = ""
+    rack: str | None = None
+    alive: bool = True
+    log_dirs: list[str] = []
+
+
+class PartitionState(msgspec.Struct, omit_defaults=True):
+    partition: int
+    replicas: list[int]
+    leader: int = -1  # broker id, -1 while none
+    leader_epoch: int = 0
+    isr: list[int] = []
+    leader_endpoint: str | None = None  # where the PartitionLeader actor listens
+    replica_dirs: dict[int, str] = {}  # broker id -> the log.dirs entry holding its replica
+
+
+class TopicState(msgspec.Struct, omit_defaults=True):
+    name: str
+    topic_id: str
+    partitions: list[PartitionState]
+    configs: dict[str, str] = {}
+
+
+class ClusterImage(msgspec.Struct, omit_defaults=True):
+    version: int = 0
+    cluster_id: str = ""
+    controller_endpoint: str = ""
+    brokers: dict[int, BrokerInfo] = {}
+    topics: dict[str, TopicState] = {}
+
+
+class PartitionMetadata(msgspec.Struct, omit_defaults=True):
+    partition: int
+    leader: int
+    leader_epoch: int
+    replicas: list[int]
+    isr: list[int]
+    leader_endpoint: str | None = None
+    error: int = 0
+
+
+class TopicMetadata(msgspec.Struct, omit_defaults=True):
+    name: str
+    partitions: list[PartitionMetadata] = []
+    error: int = 0
+    message: str = ""
+
+
+class Metadata(Request, tag="metadata"):
+    topics: list[str] | None = None  # None: all topics
+    allow_auto_create: bool = True
+
+
+class MetadataResponse(Response, tag="metadata_r"):
+    cluster_id: str = ""
+    controller_endpoint: str = ""
+    brokers: list[BrokerInfo] = []
+    topics: list[TopicMetadata] = []
+    version: int = 0
+
+
+class WatchMetadata(Request, tag="watch_metadata"):
+    known_version: int = -1
+    max_wait_ms: int = 1000
+
+
+class MetadataImage(Response, tag="metadata_image"):
+    image: ClusterImage = msgspec.field(default_factory=ClusterImage)

@@ -1,0 +1,23 @@
+"""Produce: record batches to a partition leader.
+
+The batches travel as separate raw frames after the header (sent with
+``copy=False``), exactly the bytes the producer built; the leader stores them as
+they come.
+"""
+
+from __future__ import annotations
+
+from .base import Request, Response
+
+
+class Produce(Request, tag="produce"):
+    topic: str
+    partition: int
+    acks: int = 1  # 0: no reply, 1: leader wrote it, -1: all in-sync replicas
+    timeout_ms: int = 30_000
+
+
+class ProduceResponse(Response, tag="produce_r"):
+    base_offset: int = -1
+    log_start_offset: int = -1
+    log_append_time: int = -1
