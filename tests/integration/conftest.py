@@ -1,0 +1,58 @@
+"""Real clusters for integration tests: temp data dir, free loopback ports, guaranteed teardown."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from supervisor import Supervisor
+from tests.conftest import reap
+
+FAST = {
+    "broker.heartbeat.interval.ms": "100",
+    "broker.session.timeout.ms": "2000",
+    "supervisor.restart.backoff.ms": "50",
+    "supervisor.restart.backoff.max.ms": "500",
+}
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 20.0, interval: float = 0.02, what: str = "condition"):
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            last_exc = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_exc})")
+
+
+@pytest.fixture
+def make_cluster(tmp_path):
+    """Start clusters on demand; every one is stopped at teardown, pass or fail."""
+    started: list[Supervisor] = []
+
+    def start(brokers: int = 3, config: dict | None = None, data_dir=None, **kwargs) -> Supervisor:
+        sup = Supervisor(
+            str(data_dir or tmp_path / f"cluster-{len(started)}"), brokers=brokers,
+            config={**FAST, **(config or {})}, **kwargs,
+        )
+        started.append(sup)
+        return sup.start()
+
+    yield start
+    for sup in reversed(started):
+        sup.stop()
+    leftovers = reap(5)
+    assert not leftovers, f"actor processes outlived the cluster: {leftovers}"
+
+
+@pytest.fixture
+def cluster(make_cluster) -> Supervisor:
+    return make_cluster()
