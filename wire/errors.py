@@ -28,7 +28,7 @@ def _error(name: str, code: int, hint: str, retriable: bool = False) -> type[Zaf
 
 
 UnknownServerError = _error("UnknownServerError", -1, "see the actor's log under <data-dir>/logs")
-OffsetOutOfRange = _error("OffsetOutOfRange", 1, "seek to a valid offset or set auto_offset_reset")
+OffsetOutOfRange = _error("OffsetOutOfRange", 1, "seek to a valid offset or reset by auto.offset.reset")
 CorruptRecord = _error("CorruptRecord", 2, "the batch failed its CRC or length check; resend it")
 UnknownTopicOrPartition = _error(
     "UnknownTopicOrPartition", 3, "create the topic first or check its name and partition count", True

@@ -11,7 +11,7 @@ import time
 from storage import build_batch, iter_batches
 from wire import errors
 from wire.admin import CreateTopic
-from wire.fetch import Fetch
+from wire.fetch import EARLIEST, Fetch, ListOffsets
 from wire.metadata import Metadata
 from wire.produce import Produce
 from wire.transport import Connection
@@ -19,9 +19,9 @@ from wire.transport import Connection
 from .conftest import wait_for
 
 
-def metadata(bootstrap: str, topics=None):
+def metadata(bootstrap: str, topics=None, auto_create: bool = False):
     with Connection(bootstrap) as conn:
-        response, _ = conn.call(Metadata(topics=topics), timeout_ms=2000)
+        response, _ = conn.call(Metadata(topics=topics, allow_auto_create=auto_create), timeout_ms=2000)
     return response
 
 
@@ -78,15 +78,13 @@ def read_partition(bootstrap: str, topic: str, partition: int, timeout: float = 
 
 def _read_all(endpoint: str, topic: str, partition: int) -> list[tuple[int, bytes]]:
     out: list[tuple[int, bytes]] = []
-    offset = 0
     with Connection(endpoint) as conn:
+        earliest, _ = conn.call(ListOffsets(topic=topic, partition=partition, timestamp=EARLIEST), timeout_ms=2000)
+        offset = earliest.offset
         while True:
             response, frames = conn.call(
                 Fetch(topic=topic, partition=partition, offset=offset, max_wait_ms=0), timeout_ms=2000
             )
-            if offset == 0 and response.log_start_offset > 0:
-                offset = response.log_start_offset
-                continue
             batches = list(iter_batches(frames[0].buffer)) if frames else []
             for batch in batches:
                 out += [(r.offset, r.value) for r in batch.records() if r.offset >= offset]
