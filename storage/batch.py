@@ -160,7 +160,7 @@ class RecordBatch:
     __slots__ = (
         "buffer", "position", "base_offset", "batch_length", "partition_leader_epoch",
         "magic", "crc", "attributes", "last_offset_delta", "base_timestamp",
-        "max_timestamp", "producer_id", "producer_epoch", "base_sequence", "record_count",
+        "max_timestamp", "producer_id", "producer_epoch", "base_sequence", "record_count", "size",
     )
 
     def __init__(self, buffer, position: int = 0):
@@ -176,10 +176,7 @@ class RecordBatch:
             self.max_timestamp, self.producer_id, self.producer_epoch, self.base_sequence,
             self.record_count,
         ) = HEADER.unpack_from(buffer, position)
-
-    @property
-    def size(self) -> int:
-        return self.batch_length + LOG_OVERHEAD
+        self.size = self.batch_length + LOG_OVERHEAD  # the whole batch, header included
 
     @property
     def last_offset(self) -> int:
@@ -210,17 +207,16 @@ class RecordBatch:
             raise CorruptRecordError(f"unsupported magic {self.magic} (only RecordBatch v2)")
         if self.batch_length < HEADER_SIZE - LOG_OVERHEAD:
             raise CorruptRecordError(f"batch length {self.batch_length} is below the header size")
-        end = self.position + self.size
-        if end > len(self.buffer):
-            raise CorruptRecordError(
-                f"batch claims {self.size} bytes, {len(self.buffer) - self.position} available"
-            )
+        position, buffer = self.position, self.buffer
+        end = position + self.size
+        if end > len(buffer):
+            raise CorruptRecordError(f"batch claims {self.size} bytes, {len(buffer) - position} available")
         if self.record_count < 0 or self.last_offset_delta < 0:
             raise CorruptRecordError("negative record count or last offset delta")
-        actual = crc32c(memoryview(self.buffer)[self.position + _CRC_START : end])
+        actual = crc32c(memoryview(buffer)[position + _CRC_START : end])
         if actual != self.crc:
             raise CorruptRecordError(f"CRC mismatch: stored {self.crc:#010x}, computed {actual:#010x}")
-        if self.compression not in compression.CODEC_NAMES:
+        if self.attributes & compression.CODEC_MASK not in compression.CODEC_NAMES:
             raise CorruptRecordError(f"unknown compression code {self.compression}")
 
     def records(self) -> Iterator:
@@ -259,6 +255,59 @@ def iter_batches(buffer, *, validate: bool = False) -> Iterator[RecordBatch]:
             batch.validate()
         yield batch
         pos += batch.size
+
+
+class BatchHeader(NamedTuple):
+    """What the append path needs of one checked batch in a payload."""
+
+    position: int
+    size: int
+    base_offset: int
+    batch_length: int
+    partition_leader_epoch: int
+    last_offset_delta: int
+    max_timestamp: int
+    record_count: int
+
+
+_UNPACK_HEADER = HEADER.unpack_from
+
+
+def check_payload(buffer, max_batch_bytes: int) -> list[BatchHeader]:
+    """Check every batch of a produce/replication payload; all must pass or nothing is used.
+
+    The same checks as ``RecordBatch.validate`` plus size and offset-delta rules, in
+    one tight loop because it runs for every produce request (``Log.append``).
+    Raises ``CorruptRecordError``, ``InvalidRecordError`` or ``RecordTooLargeError``.
+    """
+    from .errors import InvalidRecordError, RecordTooLargeError
+
+    view = memoryview(buffer)
+    end = len(view)
+    out: list[BatchHeader] = []
+    pos = 0
+    while pos < end:
+        if end - pos < HEADER_SIZE:
+            raise CorruptRecordError(f"batch header needs {HEADER_SIZE} bytes, {end - pos} available")
+        (base, length, epoch, magic, crc, attributes, last_delta, _, max_ts, _, _, _, count) = _UNPACK_HEADER(view, pos)
+        size = length + LOG_OVERHEAD
+        if magic != MAGIC:
+            raise CorruptRecordError(f"unsupported magic {magic} (only RecordBatch v2)")
+        if length < HEADER_SIZE - LOG_OVERHEAD or pos + size > end:
+            raise CorruptRecordError(f"batch length {length} does not fit the {end - pos} bytes available")
+        if crc32c(view[pos + _CRC_START : pos + size]) != crc:
+            raise CorruptRecordError("CRC mismatch: the batch was corrupted in transit or storage")
+        if attributes & compression.CODEC_MASK not in compression.CODEC_NAMES:
+            raise CorruptRecordError(f"unknown compression code {attributes & compression.CODEC_MASK}")
+        if count <= 0 or last_delta != count - 1:
+            raise InvalidRecordError(f"batch has {count} records but last offset delta {last_delta}")
+        if size > max_batch_bytes:
+            raise RecordTooLargeError(f"batch of {size} bytes exceeds the limit of {max_batch_bytes}")
+        out.append(BatchHeader(pos, size, base, length, epoch, last_delta, max_ts, count))
+        pos += size
+    if not out:
+        raise InvalidRecordError("no record batch in the payload")
+    return out
 
 
 def stamp(batch: bytearray, base_offset: int, partition_leader_epoch: int) -> None:

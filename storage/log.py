@@ -23,10 +23,10 @@ import bisect
 import logging
 import os
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import checkpoint, retention
-from .batch import HEADER_SIZE, RecordBatch, stamped_prefix
+from .batch import BatchHeader, check_payload, stamped_prefix
 from .checkpoint import CorruptCheckpointError
 from .config import LogConfig
 from .epochs import CHECKPOINT_FILE as EPOCH_FILE
@@ -50,8 +50,7 @@ HIGH_WATERMARK_FILE = "high-watermark-checkpoint"
 _MAX_RELATIVE_OFFSET = 0xFFFFFFFF
 
 
-@dataclass(frozen=True)
-class AppendInfo:
+class AppendInfo(NamedTuple):
     first_offset: int
     last_offset: int
     max_timestamp: int
@@ -194,33 +193,15 @@ class Log:
         return self._epochs.end_offset_for(epoch, self.log_end_offset)
 
     # -- appending -----------------------------------------------------------
-    def _check_batches(self, data) -> list[RecordBatch]:
-        """Parse and validate every batch of a produce or replication payload.
-
-        Nothing is written unless all of them pass, so a bad request changes nothing.
-        """
-        view = memoryview(data)
-        batches, pos = [], 0
-        while pos < len(view):
-            batch = RecordBatch(view, pos)
-            batch.validate()
-            if batch.size > self.config.max_message_bytes:
-                raise RecordTooLargeError(
-                    f"batch of {batch.size} bytes exceeds max.message.bytes={self.config.max_message_bytes}"
-                )
-            if batch.size > self.config.segment_bytes:
-                raise RecordTooLargeError(
-                    f"batch of {batch.size} bytes exceeds segment.bytes={self.config.segment_bytes}"
-                )
-            if batch.record_count <= 0 or batch.last_offset_delta != batch.record_count - 1:
-                raise InvalidRecordError(
-                    f"batch has {batch.record_count} records but last offset delta {batch.last_offset_delta}"
-                )
-            batches.append(batch)
-            pos += batch.size
-        if not batches:
-            raise InvalidRecordError("no record batch in the payload")
-        return batches
+    def _check(self, data) -> list[BatchHeader]:
+        """Check every batch of a payload; nothing is written unless all pass."""
+        cfg = self.config
+        try:
+            return check_payload(data, min(cfg.max_message_bytes, cfg.segment_bytes))
+        except RecordTooLargeError as exc:
+            raise RecordTooLargeError(
+                f"{exc} (max.message.bytes={cfg.max_message_bytes}, segment.bytes={cfg.segment_bytes})"
+            ) from None
 
     def append(self, data, *, leader_epoch: int = -1) -> AppendInfo:
         """Append as the leader: assign offsets from the log end and stamp ``leader_epoch``.
@@ -228,58 +209,63 @@ class Log:
         ``data`` is one or more whole batches exactly as a producer sent them; their
         bytes are stored as they are apart from the two stamped fields.
         """
-        self._ensure_open()
-        batches = self._check_batches(data)
-        if leader_epoch >= 0:
-            self._epochs.assign(leader_epoch, self.log_end_offset)
-        first = self.log_end_offset
+        if self._closed:
+            self._ensure_open()
+        headers = self._check(data)
+        view = memoryview(data)
+        first = base = self.segments[-1].next_offset
+        if leader_epoch >= 0 and leader_epoch != self._epochs.latest_epoch:
+            self._epochs.assign(leader_epoch, base)
         max_ts, count, size = -1, 0, 0
-        for batch in batches:
-            base = self.log_end_offset
-            next_offset = base + batch.last_offset_delta + 1
-            self._maybe_roll(batch.size, batch.max_timestamp, next_offset)
-            raw = batch.raw()
-            self.active.append(
-                (stamped_prefix(base, batch.batch_length, leader_epoch), raw[16:]),
-                batch.size, base, next_offset, batch.max_timestamp,
+        for h in headers:
+            next_offset = base + h.last_offset_delta + 1
+            self._maybe_roll(h.size, h.max_timestamp, next_offset)
+            self.segments[-1].append(
+                (stamped_prefix(base, h.batch_length, leader_epoch), view[h.position + 16 : h.position + h.size]),
+                h.size, base, next_offset, h.max_timestamp,
             )
-            max_ts, count, size = max(max_ts, batch.max_timestamp), count + batch.record_count, size + batch.size
+            if h.max_timestamp > max_ts:
+                max_ts = h.max_timestamp
+            count += h.record_count
+            size += h.size
+            base = next_offset
         self._after_append(count)
-        return AppendInfo(first, self.log_end_offset - 1, max_ts, count, size)
+        return AppendInfo(first, base - 1, max_ts, count, size)
 
     def append_as_follower(self, data) -> AppendInfo:
         """Append batches that already carry offsets and epochs (replication, restore)."""
         self._ensure_open()
-        batches = self._check_batches(data)
+        headers = self._check(data)
         expected = self.log_end_offset
-        for batch in batches:
-            if batch.base_offset < expected:
+        for h in headers:
+            if h.base_offset < expected:
                 raise InvalidRecordError(
-                    f"batch starts at offset {batch.base_offset}, below the expected {expected}; "
+                    f"batch starts at offset {h.base_offset}, below the expected {expected}; "
                     "truncate the log first"
                 )
-            expected = batch.next_offset
-        first = batches[0].base_offset
+            expected = h.base_offset + h.last_offset_delta + 1
+        view = memoryview(data)
         max_ts, count, size = -1, 0, 0
-        for batch in batches:
-            self._maybe_roll(batch.size, batch.max_timestamp, batch.next_offset)
-            self._epochs.assign(batch.partition_leader_epoch, batch.base_offset)
-            self.active.append((batch.raw(),), batch.size, batch.base_offset, batch.next_offset, batch.max_timestamp)
-            max_ts, count, size = max(max_ts, batch.max_timestamp), count + batch.record_count, size + batch.size
+        for h in headers:
+            next_offset = h.base_offset + h.last_offset_delta + 1
+            self._maybe_roll(h.size, h.max_timestamp, next_offset)
+            self._epochs.assign(h.partition_leader_epoch, h.base_offset)
+            self.active.append((view[h.position : h.position + h.size],), h.size, h.base_offset, next_offset, h.max_timestamp)
+            max_ts, count, size = max(max_ts, h.max_timestamp), count + h.record_count, size + h.size
         self._after_append(count)
-        return AppendInfo(first, self.log_end_offset - 1, max_ts, count, size)
+        return AppendInfo(headers[0].base_offset, self.log_end_offset - 1, max_ts, count, size)
 
     def _maybe_roll(self, size: int, max_timestamp: int, next_offset: int) -> None:
-        seg = self.active
+        seg = self.segments[-1]
         if seg.size == 0:
             return
-        if seg.first_batch_timestamp is not None and seg.first_batch_timestamp >= 0:
-            waited = max_timestamp - seg.first_batch_timestamp
-        else:
-            waited = self._now_ms() - seg.created_ms
+        cfg = self.config
+        first_ts = seg.first_batch_timestamp
+        # segment.ms counts in record time from the first batch, as Kafka does
+        waited = max_timestamp - first_ts if first_ts is not None and first_ts >= 0 else self._now_ms() - seg.created_ms
         if (
-            seg.size + size > self.config.segment_bytes
-            or waited > self.config.segment_ms
+            seg.size + size > cfg.segment_bytes
+            or waited > cfg.segment_ms
             or next_offset - 1 - seg.base_offset > _MAX_RELATIVE_OFFSET
         ):
             self.roll()
@@ -287,6 +273,8 @@ class Log:
     def _after_append(self, records: int) -> None:
         self._unflushed_records += records
         cfg = self.config
+        if cfg.flush_messages is None and cfg.flush_ms is None:
+            return  # the default: the page cache is enough
         if (cfg.flush_messages is not None and self._unflushed_records >= cfg.flush_messages) or (
             cfg.flush_ms is not None and self._now_ms() - self._last_flush_ms >= cfg.flush_ms
         ):

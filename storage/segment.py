@@ -122,16 +122,18 @@ class LogSegment:
         self.track(base_offset, next_offset, max_timestamp, position, size)
 
     def track(self, base_offset: int, next_offset: int, max_timestamp: int, position: int, size: int) -> None:
-        if self.first_batch_timestamp is None:
-            self.first_batch_timestamp = max_timestamp
-        if self._bytes_since_index >= self.index_interval_bytes or position == 0:
-            if position > 0:
-                self.offset_index.append(base_offset, position)
-            self.time_index.maybe_append(max(max_timestamp, self.max_timestamp), base_offset)
-            self._bytes_since_index = 0
-        self._bytes_since_index += size
+        """Account for a batch now at ``position``: indexes, max timestamp, next offset."""
         if max_timestamp > self.max_timestamp:
             self.max_timestamp = max_timestamp
+        if self._bytes_since_index >= self.index_interval_bytes or position == 0:
+            if position == 0:
+                self.first_batch_timestamp = max_timestamp
+            else:
+                self.offset_index.append(base_offset, position)
+            self.time_index.maybe_append(self.max_timestamp, base_offset)
+            self._bytes_since_index = size
+        else:
+            self._bytes_since_index += size
         self.next_offset = next_offset
 
     def flush(self) -> None:
