@@ -526,10 +526,10 @@ class Supervisor:
                     response = self._control(request)
                 except protocol.FrameError as exc:
                     response = protocol.ErrorResponse(error=exc.code, message=str(exc), corr=exc.corr)
-                except (KeyError, ValueError) as exc:
-                    response = protocol.ErrorResponse(
-                        error=errors.InvalidRequest.code, message=str(exc).strip("'\""), corr=request.corr,
-                    )
+                except KeyError as exc:
+                    response = protocol.ErrorResponse(error=errors.UnknownActor.code, message=exc.args[0], corr=request.corr)
+                except ValueError as exc:
+                    response = protocol.ErrorResponse(error=errors.InvalidRequest.code, message=str(exc), corr=request.corr)
                 response.corr = response.corr or getattr(request, "corr", 0)
                 sock.send_multipart([peer, protocol.encode(response)])
         finally:

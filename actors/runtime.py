@@ -226,7 +226,9 @@ def run(spec: ActorSpec) -> None:
     setup_logging(spec.data_dir, spec.name)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # Ctrl-C in the terminal reaches the whole process group; only the supervisor acts
+    # on it (it stops actors with SIGTERM), so an actor never exits early and gets restarted
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     ctx = zmq.Context.instance()
     router = ctx.socket(zmq.ROUTER)
     router.setsockopt(zmq.LINGER, 500)

@@ -52,6 +52,8 @@ InvalidConfig = _error("InvalidConfig", 40, "see the allowed values in the messa
 PolicyViolation = _error("PolicyViolation", 44, "the request breaks a cluster policy")
 KafkaStorageError = _error("KafkaStorageError", 56, "the broker's disk failed; see its log")
 InvalidRecord = _error("InvalidRecord", 87, "the batch is not acceptable as sent")
+# zafka's own codes start at 1000, beyond Kafka's range
+UnknownActor = _error("UnknownActor", 1000, "`zafka actors` lists the actors of a cluster")
 
 BY_CODE: dict[int, type[ZafkaError]] = {
     cls.code: cls
@@ -60,7 +62,7 @@ BY_CODE: dict[int, type[ZafkaError]] = {
         LeaderNotAvailable, NotLeader, RequestTimedOut, BrokerNotAvailable, RecordTooLarge,
         InvalidTopic, NotEnoughReplicas, UnsupportedVersion, TopicAlreadyExists,
         InvalidPartitions, InvalidReplicationFactor, NotController, InvalidRequest,
-        InvalidConfig, PolicyViolation, KafkaStorageError, InvalidRecord,
+        InvalidConfig, PolicyViolation, KafkaStorageError, InvalidRecord, UnknownActor,
     )
 }
 

@@ -1,0 +1,1 @@
+"""Operator scripts: the ``zafka`` command line (``scripts.cli``), benchmarks, chaos runs."""

@@ -1,0 +1,235 @@
+"""``zafka produce``, ``zafka consume`` and ``zafka groups``: console clients like Kafka's."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from . import main as cli
+from .output import CommandError, info, table
+from .topics import _close
+
+
+def _acks(value: str):
+    return "all" if value in ("all", "-1") else int(value)
+
+
+def _stderr_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def field(obj, *names, default=None):
+    """The first of ``names`` that ``obj`` has, as an attribute or a mapping key."""
+    for name in names:
+        if isinstance(obj, dict):
+            if name in obj:
+                return obj[name]
+        elif hasattr(obj, name):
+            return getattr(obj, name)
+    return default
+
+
+# -- produce --------------------------------------------------------------------------------------
+
+class _Outcome:
+    """Counts acknowledgements on the producer's sender thread; keeps the first error."""
+
+    __slots__ = ("acked", "failed", "first_error")
+
+    def __init__(self):
+        self.acked = 0
+        self.failed = 0
+        self.first_error: BaseException | None = None
+
+    def __call__(self, metadata, error) -> None:
+        if error is None:
+            self.acked += 1
+        else:
+            self.failed += 1
+            if self.first_error is None:
+                self.first_error = error
+
+
+def split_line(line: bytes, separator: bytes | None, lineno: int) -> tuple[bytes | None, bytes]:
+    """``key<SEP>value`` → (key, value), as Kafka's console producer with ``parse.key=true``."""
+    if separator is None:
+        return None, line
+    key, sep, value = line.partition(separator)
+    if not sep:
+        raise CommandError(f"line {lineno} has no key separator {separator.decode(errors='replace')!r}")
+    return key, value
+
+
+def produce(args) -> int:
+    from wire import Producer
+
+    separator = args.key_separator.encode() if args.key_separator else None
+    fixed_key = args.key.encode() if args.key is not None else None
+    outcome = _Outcome()
+    interactive = sys.stdin.isatty()
+    show_progress = _stderr_tty() and not interactive
+    if interactive:
+        print("type one record per line; Ctrl-D to finish", file=sys.stderr)
+    producer = Producer(bootstrap=cli.bootstrap(args), acks=_acks(args.acks), compression=args.compression,
+                        linger_ms=args.linger_ms, batch_size=args.batch_size)
+    sent = 0
+    try:
+        send = producer.send
+        topic, partition = args.topic, args.partition
+        next_report = time.monotonic() + 1
+        for lineno, raw in enumerate(sys.stdin.buffer, 1):
+            line = raw[:-1] if raw.endswith(b"\n") else raw
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            key, value = split_line(line, separator, lineno)
+            if fixed_key is not None and key is None:
+                key = fixed_key
+            send(topic, value=value, key=key, partition=partition, callback=outcome)
+            sent += 1
+            if interactive:
+                producer.flush()
+                if outcome.first_error is not None:
+                    break
+            elif show_progress and time.monotonic() >= next_report:
+                sys.stderr.write(f"\r{sent} records sent, {outcome.acked} acknowledged")
+                sys.stderr.flush()
+                next_report += 1
+        producer.flush()
+    finally:
+        producer.close(timeout=5)  # after flush() this is immediate; on Ctrl-C or an error it bounds the wait
+    if show_progress and sent:
+        sys.stderr.write("\r")
+    if outcome.failed:
+        raise CommandError(f"{outcome.failed} of {sent} records failed: {outcome.first_error}")
+    if not interactive:
+        print(f"produced {sent} record{'s' if sent != 1 else ''} to {args.topic}", file=sys.stderr)
+    return 0
+
+
+# -- consume --------------------------------------------------------------------------------------------
+
+def topic_partitions(consumer, topic: str) -> list[int]:
+    """The topic's partition ids (``UnknownTopicOrPartition`` if there is no such topic)."""
+    return sorted(consumer.partitions_for_topic(topic))
+
+
+def format_record(record, print_key: bool, print_offset: bool, separator: bytes) -> bytes:
+    fields = []
+    if print_offset:
+        fields.append(f"{record.partition}:{record.offset}".encode())
+    if print_key:
+        key = record.key
+        fields.append(b"null" if key is None else key if isinstance(key, bytes) else str(key).encode())
+    value = record.value
+    fields.append(b"null" if value is None else value if isinstance(value, bytes) else str(value).encode())
+    return separator.join(fields) + b"\n"
+
+
+def consume(args) -> int:
+    if args.offset is not None and args.partition is None:
+        raise cli.UsageError("--offset needs --partition")
+    if args.group and (args.partition is not None):
+        raise cli.UsageError("--group subscribes to the whole topic; leave out --partition/--offset")
+    from wire import Consumer, TopicPartition
+
+    consumer = Consumer(bootstrap=cli.bootstrap(args), group_id=args.group or None,
+                        auto_offset_reset="earliest" if args.from_beginning else "latest",
+                        enable_auto_commit=bool(args.group), allow_auto_create_topics=False)
+    count = 0
+    interrupted = False
+    out = sys.stdout.buffer
+    separator = args.key_separator.encode()
+    try:
+        if args.group:
+            consumer.subscribe([args.topic])
+        else:
+            parts = [args.partition] if args.partition is not None else topic_partitions(consumer, args.topic)
+            tps = [TopicPartition(args.topic, p) for p in parts]
+            consumer.assign(tps)
+            if args.offset is not None:
+                consumer.seek(tps[0], args.offset)
+        limit = args.max_messages
+        idle_s = args.timeout_ms / 1000 if args.timeout_ms else None
+        last_record = time.monotonic()
+        while limit is None or count < limit:
+            wait_ms = 500
+            if idle_s is not None:
+                left = last_record + idle_s - time.monotonic()
+                if left <= 0:
+                    break
+                wait_ms = max(1, min(wait_ms, int(left * 1000)))
+            records = consumer.poll(timeout_ms=wait_ms,
+                                    max_records=min(500, limit - count) if limit is not None else 500)
+            if not records:
+                continue
+            last_record = time.monotonic()
+            if limit is not None and len(records) > limit - count:
+                records = records[: limit - count]
+            out.write(b"".join([format_record(r, args.print_key, args.print_offset, separator) for r in records]))
+            out.flush()
+            count += len(records)
+        if args.group:
+            try:
+                consumer.commit()
+            except Exception as exc:  # noqa: BLE001 - reported; the records were printed
+                print(f"zafka: warning: could not commit offsets: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        interrupted = True  # Ctrl-C is how an open-ended consume ends
+    finally:
+        _close(consumer)
+    print(f"{chr(10) if interrupted else ''}Processed a total of {count} messages", file=sys.stderr)
+    return 130 if interrupted else 0
+
+
+# -- groups -------------------------------------------------------------------------------------
+
+def groups_list(args) -> int:
+    from wire import Admin
+
+    admin = Admin(bootstrap=cli.bootstrap(args))
+    try:
+        groups = admin.list_groups()
+    finally:
+        _close(admin)
+    for g in groups:
+        if isinstance(g, str):
+            info(g)
+        else:
+            name = field(g, "group_id", "group", "name", default=str(g))
+            state = field(g, "state", default=None)
+            info(f"{name}  {state}" if state else str(name))
+    return 0
+
+
+def groups_describe(args) -> int:
+    from wire import Admin
+
+    admin = Admin(bootstrap=cli.bootstrap(args))
+    try:
+        d = admin.describe_group(args.group)
+    finally:
+        _close(admin)
+    info(f"group {args.group}: state {field(d, 'state', default='?')}, "
+         f"generation {field(d, 'generation', 'generation_id', default='?')}, "
+         f"members {len(field(d, 'members', default=[]) or [])}")
+    members = field(d, "members", default=[]) or []
+    if members:
+        rows = []
+        for m in members:
+            assignment = field(m, "assignment", "partitions", default=[]) or []
+            rows.append([field(m, "member_id", "id", default="?"), field(m, "client_id", default="-"),
+                         ",".join(f"{field(tp, 'topic')}-{field(tp, 'partition')}" for tp in assignment) or "-"])
+        print(table(rows, ["MEMBER", "CLIENT", "ASSIGNMENT"]))
+    offsets = field(d, "offsets", "committed", "partitions", default=[]) or []
+    if isinstance(offsets, dict):
+        offsets = [{"topic": tp[0], "partition": tp[1], **(v if isinstance(v, dict) else {"committed": v})}
+                   for tp, v in offsets.items()]
+    if offsets:
+        rows = [[field(o, "topic"), field(o, "partition"), field(o, "committed", "offset", "committed_offset"),
+                 field(o, "log_end_offset", "log_end", "end_offset"), field(o, "lag"),
+                 field(o, "member_id", "owner", default="-")] for o in offsets]
+        print(table(rows, ["TOPIC", "PARTITION", "COMMITTED", "LOG END", "LAG", "MEMBER"], right=(1, 2, 3, 4)))
+    return 0

@@ -1,0 +1,394 @@
+"""``zafka``: parse the command line, dispatch to a command, turn every failure into one line.
+
+Importing this module has no side effects and imports nothing heavy: the
+supervisor's forkserver re-imports the main module in every actor process (as
+``__mp_main__``), so the work happens only under ``if __name__ == "__main__"``
+or through the ``zafka`` console script calling :func:`main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .output import PROG, CommandError, format_error, print_error
+
+DEFAULT_BOOTSTRAP = "tcp://127.0.0.1:9092"
+DEFAULT_DATA_DIR = "./zafka-data"
+SIGNALS = ("KILL", "TERM", "INT", "STOP", "CONT", "HUP")
+ACKS = ("all", "-1", "0", "1")
+COMPRESSION = ("none", "gzip", "snappy", "lz4", "zstd")
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit code 2), raised instead of argparse's print-and-exit."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line: ``zafka: error: ... (see zafka X --help)``."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and message.endswith(f"required: {action.metavar}"):
+                what = action.metavar.lower()
+                article = "an" if what[0] in "aeiou" else "a"
+                message = f"`{self.prog}` needs {article} {what}: {', '.join(action.choices)}"
+        hint = f"see `{self.prog} --help`"
+        print_error(f"{message} ({hint})")
+        sys.exit(2)
+
+
+# -- argument types -------------------------------------------------------------------------
+
+def key_value(text: str) -> tuple[str, str]:
+    """``key=value`` (the value may itself contain ``=``)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    return key.strip(), value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    value = non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
+    return value
+
+
+def signal_name(text: str) -> str:
+    name = text.strip().upper().removeprefix("SIG")
+    if name not in SIGNALS:
+        raise argparse.ArgumentTypeError(f"signal must be one of {', '.join(SIGNALS)}, got {text!r}")
+    return name
+
+
+def separator(text: str) -> str:
+    """``\\t`` and friends as typed on a shell command line."""
+    if not text:
+        raise argparse.ArgumentTypeError("a separator must not be empty")
+    return text.encode("utf-8").decode("unicode_escape") if "\\" in text else text
+
+
+# -- the parser ---------------------------------------------------------------------------------
+
+def _common() -> argparse.ArgumentParser:
+    """Options every command takes, before or after the command name."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--bootstrap", default=argparse.SUPPRESS, metavar="ENDPOINTS",
+                        help="broker endpoint(s), comma-separated (default: $ZAFKA_BOOTSTRAP, the running "
+                             f"cluster's registry in the data dir, or {DEFAULT_BOOTSTRAP})")
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
+                        help=f"the cluster's data directory (default: $ZAFKA_DATA_DIR or {DEFAULT_DATA_DIR})")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log to stderr and show tracebacks of internal errors")
+    return common
+
+
+def build_parser() -> Parser:
+    common = _common()
+    parser = Parser(prog=PROG, parents=[common],
+                    description="zafka: a Kafka-style distributed commit log. "
+                                "Start a local cluster, manage topics, produce, consume, kill actors, measure.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def leaf(parent, name: str, handler: tuple[str, str], help: str, **kw) -> Parser:
+        p = parent.add_parser(name, parents=[common], help=help, description=help, **kw)
+        p.set_defaults(handler=handler)
+        return p
+
+    def group(name: str, help: str):
+        p = sub.add_parser(name, parents=[common], help=help, description=help)
+        return p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    # cluster ---------------------------------------------------------------------------
+    cluster = group("cluster", "start, inspect and stop a local cluster")
+    p = leaf(cluster, "start", ("cluster", "start"), "start a controller and N brokers (foreground by default)")
+    p.add_argument("--brokers", type=positive_int, default=3, help="number of brokers (default 3)")
+    _server_options(p)
+    p = leaf(cluster, "status", ("cluster", "status"), "where the cluster serves and where its logs are")
+    p = leaf(cluster, "stop", ("cluster", "stop"), "stop the cluster running in the data dir")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds to wait (default 60)")
+
+    broker = group("broker", "run brokers that join an existing controller")
+    p = leaf(broker, "start", ("cluster", "broker_start"), "run one broker's actors under their own supervisor")
+    p.add_argument("--id", type=non_negative_int, required=True, dest="broker_id", help="broker id")
+    p.add_argument("--controller", required=True, metavar="tcp://HOST:PORT", help="the controller's endpoint")
+    _server_options(p)
+
+    # actors and kill -----------------------------------------------------------------------------
+    p = leaf(sub, "actors", ("cluster", "actors"), "list the actor processes: pid, restarts, state, uptime, memory")
+    p.add_argument("--no-memory", dest="memory", action="store_false", help="skip RSS/USS (faster)")
+    p = leaf(sub, "kill", ("cluster", "kill"), "send a signal to an actor (or every actor of a broker)")
+    p.add_argument("name", nargs="?", help="actor name, e.g. leader-orders-0 (see `zafka actors`)")
+    p.add_argument("--broker", type=non_negative_int, dest="broker_id", metavar="ID",
+                   help="kill every actor of this broker (a whole-broker crash)")
+    p.add_argument("--signal", type=signal_name, default="KILL", metavar="SIG",
+                   help=f"one of {', '.join(SIGNALS)} (default KILL)")
+
+    # topics ------------------------------------------------------------------------------------------
+    topics = group("topics", "create, list, describe, alter and delete topics")
+    p = leaf(topics, "create", ("topics", "create"), "create a topic")
+    p.add_argument("topic")
+    p.add_argument("--partitions", type=positive_int, default=1, help="number of partitions (default 1)")
+    p.add_argument("--replication-factor", type=positive_int, default=1, help="replicas per partition (default 1)")
+    p.add_argument("--config", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="a topic config, e.g. retention.ms=60000 (repeatable)")
+    leaf(topics, "list", ("topics", "list_"), "list topic names")
+    p = leaf(topics, "describe", ("topics", "describe"), "partitions: leader, replicas, ISR, epoch, offsets")
+    p.add_argument("topic", nargs="?", help="the topic (default: every topic)")
+    p = leaf(topics, "delete", ("topics", "delete"), "delete a topic and its data")
+    p.add_argument("topic")
+    p = leaf(topics, "alter", ("topics", "alter"), "add partitions to a topic")
+    p.add_argument("topic")
+    p.add_argument("--partitions", type=positive_int, required=True, help="the new (larger) partition count")
+
+    # configs ------------------------------------------------------------------------------------------
+    configs = group("configs", "read and change a topic's configs at run time")
+    p = leaf(configs, "get", ("topics", "configs_get"), "effective configs of a topic (* marks overrides)")
+    p.add_argument("--topic", required=True)
+    p = leaf(configs, "set", ("topics", "configs_set"), "set (or --delete) topic configs")
+    p.add_argument("--topic", required=True)
+    p.add_argument("pairs", nargs="*", type=key_value, metavar="KEY=VALUE")
+    p.add_argument("--delete", action="append", default=[], metavar="KEY",
+                   help="remove an override so the broker default applies again (repeatable)")
+    leaf(configs, "help", ("topics", "configs_help"), "the topic configs zafka knows, with defaults")
+
+    # produce / consume ----------------------------------------------------------------------------------
+    p = leaf(sub, "produce", ("clients", "produce"), "send lines from stdin, one record per line")
+    p.add_argument("topic")
+    p.add_argument("--key", help="the key of every record")
+    p.add_argument("--key-separator", type=separator, metavar="SEP",
+                   help="split each line into key SEP value (Kafka's parse.key)")
+    p.add_argument("--acks", choices=ACKS, default="all", help="all, 1 or 0 (default all)")
+    p.add_argument("--compression", choices=COMPRESSION, default="none", help="batch codec (default none)")
+    p.add_argument("--partition", type=non_negative_int, help="send every record to this partition")
+    p.add_argument("--linger-ms", type=non_negative_int, default=5, help="batching delay (default 5)")
+    p.add_argument("--batch-size", type=positive_int, default=65536, help="batch size in bytes (default 65536)")
+
+    p = leaf(sub, "consume", ("clients", "consume"), "print records, one value per line")
+    p.add_argument("topic")
+    p.add_argument("--group", help="consumer group id (subscribe instead of reading every partition)")
+    p.add_argument("--from-beginning", action="store_true", help="start at the earliest offset (default: latest)")
+    p.add_argument("--max-messages", type=positive_int, help="exit after this many records")
+    p.add_argument("--partition", type=non_negative_int, help="read only this partition")
+    p.add_argument("--offset", type=non_negative_int, help="start at this offset (needs --partition)")
+    p.add_argument("--timeout-ms", type=positive_int, help="exit after this long without a record")
+    p.add_argument("--print-key", action="store_true", help="print key SEP value")
+    p.add_argument("--print-offset", action="store_true", help="print partition:offset before each record")
+    p.add_argument("--key-separator", type=separator, default="\t", metavar="SEP",
+                   help="between printed fields (default a tab)")
+
+    # groups ---------------------------------------------------------------------------------------
+    groups = group("groups", "consumer groups: members, assignment, committed offsets, lag")
+    leaf(groups, "list", ("clients", "groups_list"), "list consumer groups")
+    p = leaf(groups, "describe", ("clients", "groups_describe"), "a group's state, members, offsets and lag")
+    p.add_argument("group")
+
+    # perf ----------------------------------------------------------------------------------------------
+    perf = group("perf", "Kafka-style performance tests (producer, consumer, end-to-end latency)")
+    p = leaf(perf, "produce", ("perf", "produce"), "producer throughput and latency (like ProducerPerformance)")
+    p.add_argument("--topic", required=True)
+    p.add_argument("--num-records", type=positive_int, required=True)
+    p.add_argument("--record-size", type=non_negative_int, required=True, help="value size in bytes")
+    p.add_argument("--throughput", type=int, default=-1, help="records/sec to aim for (-1: unthrottled)")
+    p.add_argument("--acks", choices=ACKS, default="1", help="all, 1 or 0 (default 1)")
+    p.add_argument("--compression", choices=COMPRESSION, default="none")
+    p.add_argument("--batch-size", type=positive_int, default=65536)
+    p.add_argument("--linger-ms", type=non_negative_int, default=5)
+    p.add_argument("--reporting-interval", type=positive_int, default=5000, metavar="MS")
+    p = leaf(perf, "consume", ("perf", "consume"), "consumer throughput (like kafka-consumer-perf-test)")
+    p.add_argument("--topic", required=True)
+    p.add_argument("--messages", type=positive_int, required=True, help="records to consume")
+    p.add_argument("--timeout-ms", type=positive_int, default=10000, help="give up after this long without a record")
+    p.add_argument("--from-beginning", action=argparse.BooleanOptionalAction, default=True,
+                   help="start at the earliest offset (default) or at the end")
+    p.add_argument("--reporting-interval", type=positive_int, default=5000, metavar="MS")
+    p.add_argument("--max-records", type=positive_int, default=100_000, help="records per poll (default 100000)")
+    p = leaf(perf, "e2e", ("perf", "e2e"), "end-to-end latency, one record at a time (like EndToEndLatency)")
+    p.add_argument("--topic", required=True)
+    p.add_argument("--num-records", type=positive_int, required=True)
+    p.add_argument("--record-size", type=non_negative_int, default=100)
+    p.add_argument("--acks", choices=ACKS, default="1")
+    p.add_argument("--timeout-ms", type=positive_int, default=10000, help="per record (default 10000)")
+
+    # plan ---------------------------------------------------------------------------------------------------
+    plan = group("plan", "capacity planning: the course's disk and broker formulas")
+    p = leaf(plan, "disk", ("planning", "disk"), "disk needed for a retention period")
+    _disk_options(p, required=True)
+    p = leaf(plan, "brokers", ("planning", "brokers"), "brokers needed for throughput, disk and replication")
+    p.add_argument("--ingress", required=True, metavar="RATE", help="peak produce rate, e.g. 50MB/s")
+    p.add_argument("--egress", metavar="RATE",
+                   help="peak consume rate, e.g. 150MB/s (default: ingress × --consumer-groups)")
+    p.add_argument("--consumer-groups", type=positive_int, default=1,
+                   help="groups reading everything, when --egress is not given (default 1)")
+    p.add_argument("--write-per-broker", required=True, metavar="RATE", help="a broker's sustained write rate")
+    p.add_argument("--read-per-broker", metavar="RATE", help="a broker's sustained read rate")
+    p.add_argument("--total-disk", metavar="SIZE", help="total disk (or give the `plan disk` flags)")
+    p.add_argument("--disk-per-broker", metavar="SIZE", help="usable disk per broker, e.g. 2TB")
+    _disk_options(p, required=False)
+    return parser
+
+
+def _server_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="server.properties", help="a Kafka-style server.properties file")
+    p.add_argument("--override", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="a server config on top of the file (repeatable)")
+    p.add_argument("--port", type=port_number, default=None,
+                   help="first broker port; the controller takes port-1, 0 picks free ports "
+                        "(default: the config's listeners port, else 9092)")
+    p.add_argument("--host", help="interface to listen on (default 127.0.0.1 or the config's listeners)")
+    p.add_argument("--detach", action="store_true",
+                   help="run in the background (output to <data-dir>/logs/cluster.out)")
+    p.add_argument("--start-timeout", type=float, default=60.0, metavar="S", help="seconds to wait (default 60)")
+    p.add_argument("--ready-file", help=argparse.SUPPRESS)
+
+
+def _disk_options(p: argparse.ArgumentParser, required: bool) -> None:
+    rate = p.add_mutually_exclusive_group(required=required)
+    rate.add_argument("--messages-per-day", metavar="N", help="e.g. 100M, 1e8, 100,000,000")
+    rate.add_argument("--messages-per-sec", metavar="N", help="average rate (× 86400 per day)")
+    p.add_argument("--message-size", required=required, metavar="SIZE", help="average message size, e.g. 1KB")
+    p.add_argument("--retention", required=required, metavar="DURATION", help="e.g. 7d, 168h (bare number: days)")
+    p.add_argument("--replication-factor", type=positive_int, default=3, help="(default 3)")
+    p.add_argument("--headroom", default="0", metavar="FRACTION", help="spare capacity, e.g. 0.2 or 20%% (default 0)")
+    p.add_argument("--compression-ratio", type=float, default=None, metavar="R",
+                   help="uncompressed ÷ compressed size, e.g. 2 (default: none)")
+
+
+# -- shared resolution of defaults ----------------------------------------------------------------
+
+def data_dir(args) -> str:
+    return getattr(args, "data_dir", None) or os.environ.get("ZAFKA_DATA_DIR") or DEFAULT_DATA_DIR
+
+
+def registry(args) -> dict:
+    """The running supervisor's registry in the data dir (``FileNotFoundError`` if none)."""
+    from supervisor import read_registry
+
+    return read_registry(data_dir(args))
+
+
+def bootstrap(args) -> str:
+    """``--bootstrap``, else ``$ZAFKA_BOOTSTRAP``, else the data dir's running cluster, else the default."""
+    explicit = getattr(args, "bootstrap", None) or os.environ.get("ZAFKA_BOOTSTRAP")
+    if explicit:
+        return explicit
+    try:
+        reg = registry(args)
+    except (OSError, ValueError):
+        return DEFAULT_BOOTSTRAP
+    return reg.get("bootstrap_servers") or reg.get("bootstrap") or DEFAULT_BOOTSTRAP
+
+
+# -- dispatch ------------------------------------------------------------------------------------
+
+def run(args) -> int:
+    module_name, func_name = args.handler
+    module = importlib.import_module(f"{__package__}.{module_name}")
+    result = getattr(module, func_name)(args)
+    return int(result or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    _setup_logging(verbose)
+    errors = _error_types()
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        _newline_if_tty()
+        print_error("interrupted")
+        return 130
+    except BrokenPipeError:
+        # `zafka consume ... | head`: the reader went away; that is not an error
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
+    except CommandError as exc:
+        print_error(exc)
+        return exc.exit_code
+    except UsageError as exc:
+        print_error(exc)
+        return 2
+    except errors as exc:
+        print_error(exc)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a bug still gets one line, not a traceback
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        print_error(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)")
+        return 1
+
+
+def _error_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [OSError, ValueError, TimeoutError, RuntimeError, LookupError]
+    try:
+        from wire.errors import ZafkaError
+
+        types.insert(0, ZafkaError)
+    except ImportError:
+        pass
+    try:
+        from actors.config import ConfigError
+
+        types.insert(0, ConfigError)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def _setup_logging(verbose: bool) -> None:
+    import logging
+
+    root = logging.getLogger()
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    else:
+        # without a handler, library warnings would reach stderr through logging's last resort
+        root.addHandler(logging.NullHandler())
+
+
+def _newline_if_tty() -> None:
+    try:
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+    except (OSError, ValueError):
+        pass
+
+
+__all__ = ["main", "build_parser", "format_error", "bootstrap", "data_dir", "registry"]
+
+if __name__ == "__main__":
+    sys.exit(main())

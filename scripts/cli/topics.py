@@ -1,0 +1,155 @@
+"""``zafka topics ...`` and ``zafka configs ...``: the Admin client, printed for people."""
+
+from __future__ import annotations
+
+from . import main as cli
+from .output import Progress, info, table
+
+
+def _admin(args):
+    from wire import Admin
+
+    return Admin(bootstrap=cli.bootstrap(args))
+
+
+def _close(admin) -> None:
+    close = getattr(admin, "close", None)
+    if close is not None:
+        close()
+
+
+# -- topics ---------------------------------------------------------------------------------------
+
+def create(args) -> int:
+    configs = dict(args.config)
+    admin = _admin(args)
+    try:
+        with Progress(f"creating topic {args.topic}...", delay=1.0, enabled=None):
+            admin.create_topic(args.topic, partitions=args.partitions,
+                               replication_factor=args.replication_factor, configs=configs)
+    finally:
+        _close(admin)
+    extra = f", configs {', '.join(f'{k}={v}' for k, v in configs.items())}" if configs else ""
+    info(f"created topic {args.topic} with {args.partitions} partition{'s' if args.partitions != 1 else ''}, "
+         f"replication factor {args.replication_factor}{extra}")
+    return 0
+
+
+def list_(args) -> int:
+    admin = _admin(args)
+    try:
+        names = admin.list_topics()
+    finally:
+        _close(admin)
+    for name in sorted(names):
+        info(str(name))
+    return 0
+
+
+def describe_lines(name: str, description, configs: dict[str, str] | None = None) -> list[str]:
+    """Kafka's kafka-topics --describe layout: a summary line, then one row per partition."""
+    parts = sorted(description.partitions, key=lambda p: p.partition)
+    rf = max((len(p.replicas) for p in parts), default=0)
+    summary = f"Topic: {name}  PartitionCount: {len(parts)}  ReplicationFactor: {rf}"
+    if configs:
+        summary += "  Configs: " + ",".join(f"{k}={v}" for k, v in sorted(configs.items()))
+    rows = [[
+        p.partition,
+        p.leader if p.leader >= 0 else "none",
+        p.replicas,
+        p.isr,
+        p.leader_epoch,
+        p.log_start_offset if p.log_start_offset >= 0 else "?",  # -1: the leader did not answer in time
+        p.log_end_offset if p.log_end_offset >= 0 else "?",
+        p.high_watermark if p.high_watermark >= 0 else "?",
+    ] for p in parts]
+    headers = ["PARTITION", "LEADER", "REPLICAS", "ISR", "EPOCH", "LOG START", "LOG END", "HIGH WATERMARK"]
+    return [summary, *table(rows, headers, right=(0, 4, 5, 6, 7)).splitlines()]
+
+
+def describe(args) -> int:
+    admin = _admin(args)
+    try:
+        names = [args.topic] if args.topic else sorted(admin.list_topics())
+        for i, name in enumerate(names):
+            description = admin.describe_topic(name)
+            configs, overrides = _describe_configs(admin, name)
+            if i:
+                info()
+            for line in describe_lines(name, description, {k: configs.get(k, "") for k in overrides}):
+                info(line)
+    finally:
+        _close(admin)
+    return 0
+
+
+def delete(args) -> int:
+    admin = _admin(args)
+    try:
+        with Progress(f"deleting topic {args.topic}...", delay=1.0, enabled=None):
+            admin.delete_topic(args.topic)
+    finally:
+        _close(admin)
+    info(f"deleted topic {args.topic}")
+    return 0
+
+
+def alter(args) -> int:
+    admin = _admin(args)
+    try:
+        with Progress(f"growing topic {args.topic} to {args.partitions} partitions...", delay=1.0, enabled=None):
+            admin.create_partitions(args.topic, args.partitions)
+    finally:
+        _close(admin)
+    info(f"topic {args.topic} now has {args.partitions} partitions")
+    return 0
+
+
+# -- configs -------------------------------------------------------------------------------------------
+
+def _describe_configs(admin, topic: str) -> tuple[dict[str, str], set[str]]:
+    """(every effective config, the keys set on the topic itself)."""
+    return admin.describe_topic_configs(topic), set(admin.describe_topic_config_overrides(topic))
+
+
+def configs_get(args) -> int:
+    admin = _admin(args)
+    try:
+        configs, overrides = _describe_configs(admin, args.topic)
+    finally:
+        _close(admin)
+    rows = [[("* " if k in overrides else "  ") + k, v, "topic" if k in overrides else "default"]
+            for k, v in sorted(configs.items())]
+    print(table(rows, ["  KEY", "VALUE", "SOURCE"]))
+    info(f"* set on topic {args.topic} ({len(overrides)} override{'s' if len(overrides) != 1 else ''}); "
+         "the rest are broker defaults")
+    return 0
+
+
+def configs_set(args) -> int:
+    updates = dict(args.pairs)
+    deletes = list(args.delete)
+    if not updates and not deletes:
+        raise cli.UsageError("give KEY=VALUE pairs to set or --delete KEY")
+    both = set(updates) & set(deletes)
+    if both:
+        raise cli.UsageError(f"{', '.join(sorted(both))}: both set and deleted")
+    admin = _admin(args)
+    try:
+        # a value of None removes the override
+        admin.alter_topic_configs(args.topic, {**updates, **{key: None for key in deletes}})
+    finally:
+        _close(admin)
+    for key, value in updates.items():
+        info(f"set {key}={value} on topic {args.topic}")
+    for key in deletes:
+        info(f"deleted {key} from topic {args.topic} (the broker default applies)")
+    return 0
+
+
+def configs_help(args) -> int:
+    from actors.config import TOPIC_CONFIG_KEYS, config_help
+
+    for line in config_help(TOPIC_CONFIG_KEYS):
+        info(line)
+    return 0
