@@ -1,0 +1,272 @@
+"""The admin client: topics, configs and the cluster, through the controller.
+
+Admin requests go to the controller (its endpoint comes with every metadata
+answer). While the controller restarts or moves, calls keep retrying — on
+``NotController``, timeouts and lost connections, refreshing metadata with
+backoff — until ``timeout_ms`` runs out.
+
+A retried create or delete may find its first attempt did land after all (the
+reply was lost). After such an ambiguous attempt ``TopicAlreadyExists`` for a
+create and ``UnknownTopicOrPartition`` for a delete count as success.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+from .admin import (
+    AlterConfigs,
+    ClusterResponse,
+    ConfigsResponse,
+    CreatePartitions,
+    CreateTopic,
+    DeleteTopic,
+    DescribeCluster,
+    DescribeConfigs,
+)
+from .base import Request, Response
+from .client_errors import ClientClosed, ClientConfigError, GroupsNotAvailable
+from .client_metadata import DEFAULT_BOOTSTRAP, ClusterMetadata
+from .connections import ConnectionPool, Reply
+from .errors import (
+    BrokerNotAvailable,
+    LeaderNotAvailable,
+    NotController,
+    RequestTimedOut,
+    TopicAlreadyExists,
+    UnknownTopicOrPartition,
+    ZafkaError,
+    error_for,
+)
+from .fetch import EARLIEST, LATEST, ListOffsets
+from .metadata import BrokerInfo
+
+_RETRY = (NotController, RequestTimedOut, BrokerNotAvailable, LeaderNotAvailable)
+_AMBIGUOUS = (RequestTimedOut, BrokerNotAvailable)
+
+
+class PartitionDescription(NamedTuple):
+    partition: int
+    leader: int  # broker id, -1 while there is none
+    replicas: list[int]
+    isr: list[int]
+    leader_epoch: int
+    log_start_offset: int  # -1 when the leader could not be asked
+    log_end_offset: int
+    high_watermark: int = -1
+    leader_endpoint: str | None = None
+
+
+class TopicDescription(NamedTuple):
+    name: str
+    partitions: list[PartitionDescription]
+
+
+class ClusterDescription(NamedTuple):
+    cluster_id: str
+    controller: str  # the controller's endpoint
+    brokers: list[BrokerInfo]
+
+
+class Admin:
+    """Creates, describes, alters and deletes topics (see ``DESIGN.md`` section 6). One thread at a time."""
+
+    def __init__(self, bootstrap: str = DEFAULT_BOOTSTRAP, *, request_timeout_ms: float = 10000,
+                 timeout_ms: float = 30000, retry_backoff_ms: float = 100, retry_backoff_max_ms: float = 1000):
+        for name, value in (("request_timeout_ms", request_timeout_ms), ("timeout_ms", timeout_ms)):
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise ClientConfigError(f"invalid value {value!r} for {name}: must be a positive number")
+        self.request_timeout_ms = request_timeout_ms
+        self.timeout_ms = timeout_ms
+        self._backoff_min = retry_backoff_ms / 1000
+        self._backoff_max = max(retry_backoff_max_ms, retry_backoff_ms) / 1000
+        self._pool = ConnectionPool()
+        self._metadata = ClusterMetadata(
+            bootstrap, self._pool, timeout_ms=min(request_timeout_ms, 5000), retry_backoff_ms=retry_backoff_ms,
+            retry_backoff_max_ms=retry_backoff_max_ms, allow_auto_create=False,
+        )
+        self._closed = False
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosed("this Admin client is closed; create a new one")
+
+    def _retrying(self, attempt, what: str, timeout_ms: float | None, accept_after_ambiguous=()):
+        """Run ``attempt()`` until it succeeds, fails for good, or the time is up."""
+        self._check_open()
+        timeout_ms = self.timeout_ms if timeout_ms is None else timeout_ms
+        deadline = time.monotonic() + timeout_ms / 1000
+        backoff = self._backoff_min
+        ambiguous = False
+        while True:
+            try:
+                return attempt(deadline)
+            except accept_after_ambiguous:
+                if ambiguous:
+                    return None
+                raise
+            except _RETRY as exc:
+                ambiguous = ambiguous or isinstance(exc, _AMBIGUOUS)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise type(exc)(f"{what} did not complete within {timeout_ms:.0f} ms: {exc}") from None
+                self._metadata.request_update()
+                time.sleep(min(backoff, left))  # backoff between retries, not synchronisation
+                backoff = min(backoff * 2, self._backoff_max)
+
+    def _controller(self, deadline: float) -> str:
+        if self._metadata.stale or not self._metadata.controller_endpoint:
+            self._metadata.refresh([])
+        if not self._metadata.controller_endpoint:
+            raise NotController("the cluster named no controller yet")
+        return self._metadata.controller_endpoint
+
+    def _call(self, endpoint: str, request: Request, deadline: float) -> Response:
+        left_ms = max((deadline - time.monotonic()) * 1000, 1)
+        response, _ = self._pool.call(endpoint, request, timeout_ms=min(self.request_timeout_ms, left_ms))
+        if response.error:
+            raise error_for(response.error, response.message)
+        return response
+
+    def _to_controller(self, request: Request, what: str, timeout_ms: float | None, accept_after_ambiguous=()):
+        def attempt(deadline):
+            return self._call(self._controller(deadline), request, deadline)
+
+        return self._retrying(attempt, what, timeout_ms, accept_after_ambiguous)
+
+    # -- topics ---------------------------------------------------------------------------------------
+    def create_topic(self, name: str, partitions: int = 1, replication_factor: int = 1, configs: dict | None = None,
+                     timeout_ms: float | None = None) -> None:
+        request = CreateTopic(name=name, partitions=partitions, replication_factor=replication_factor,
+                              configs={str(k): str(v) for k, v in (configs or {}).items()})
+        self._to_controller(request, f"creating topic {name!r}", timeout_ms, (TopicAlreadyExists,))
+
+    def delete_topic(self, name: str, timeout_ms: float | None = None) -> None:
+        self._to_controller(DeleteTopic(name=name), f"deleting topic {name!r}", timeout_ms, (UnknownTopicOrPartition,))
+        self._metadata.forget(name)
+
+    def create_partitions(self, name: str, count: int, timeout_ms: float | None = None) -> None:
+        """Grow ``name`` to ``count`` partitions in total (partitions can never shrink)."""
+        self._to_controller(CreatePartitions(name=name, count=count), f"growing topic {name!r}", timeout_ms)
+
+    def list_topics(self, include_internal: bool = False, timeout_ms: float | None = None) -> list[str]:
+        """Every topic's name, sorted; internal topics (``__…``) only if asked for."""
+        def attempt(deadline):
+            response = self._metadata.refresh(None, allow_auto_create=False)
+            return sorted(t.name for t in response.topics
+                          if not t.error and (include_internal or not t.name.startswith("__")))
+
+        return self._retrying(attempt, "listing topics", timeout_ms)
+
+    def describe_topic(self, name: str, timeout_ms: float | None = None) -> TopicDescription:
+        """Partitions with leader, replicas, ISR, epoch and log start/end offsets (asked of each leader)."""
+        def attempt(deadline):
+            self._metadata.refresh([name], allow_auto_create=False)
+            error = self._metadata.topic_errors.get(name)
+            if error is not None:
+                raise error
+            info = self._metadata.topics[name]
+            offsets = self._offsets(name, [info.partitions[p] for p in info.ids], deadline)
+            parts = []
+            for p in info.ids:
+                meta = info.partitions[p]
+                start, end, hw = offsets.get(p, (-1, -1, -1))
+                parts.append(PartitionDescription(
+                    partition=p, leader=meta.leader, replicas=list(meta.replicas), isr=list(meta.isr),
+                    leader_epoch=meta.leader_epoch, log_start_offset=start, log_end_offset=end,
+                    high_watermark=hw, leader_endpoint=meta.leader_endpoint,
+                ))
+            return TopicDescription(name, parts)
+
+        return self._retrying(attempt, f"describing topic {name!r}", timeout_ms)
+
+    def _offsets(self, topic: str, partitions: list, deadline: float) -> dict[int, tuple[int, int, int]]:
+        """(log start, log end, high watermark) per partition, asking all leaders at once.
+
+        A leader that does not answer in time leaves its partition at -1: the
+        description is still useful while a partition is failing over.
+        """
+        pending: set[tuple[int, int]] = set()
+        answers: dict[tuple[int, int], tuple] = {}
+        for meta in partitions:
+            if not meta.leader_endpoint or meta.error:
+                continue
+            for ts in (EARLIEST, LATEST):
+                request = ListOffsets(topic=topic, partition=meta.partition, timestamp=ts)
+                left_ms = max((deadline - time.monotonic()) * 1000, 1)
+                try:
+                    self._pool.send(meta.leader_endpoint, request, context=(meta.partition, ts),
+                                    timeout_ms=min(self.request_timeout_ms, left_ms))
+                except ZafkaError:
+                    continue
+                pending.add((meta.partition, ts))
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for event in self._pool.poll(left * 1000):
+                if event.context not in pending:
+                    continue
+                pending.discard(event.context)
+                if isinstance(event, Reply) and not event.response.error:
+                    answers[event.context] = event.response
+        out = {}
+        for meta in partitions:
+            early, late = answers.get((meta.partition, EARLIEST)), answers.get((meta.partition, LATEST))
+            start = early.offset if early is not None else -1
+            end = -1
+            hw = -1
+            if late is not None:
+                end = late.log_end_offset if late.log_end_offset >= 0 else late.offset
+                hw = late.high_watermark if late.high_watermark >= 0 else late.offset
+            out[meta.partition] = (start, end, hw)
+        return out
+
+    # -- configs ------------------------------------------------------------------------------------------
+    def alter_topic_configs(self, name: str, configs: dict, timeout_ms: float | None = None) -> None:
+        """Set topic configs; a value of None removes the override (back to the broker default)."""
+        set_ = {str(k): str(v) for k, v in configs.items() if v is not None}
+        delete = [str(k) for k, v in configs.items() if v is None]
+        self._to_controller(AlterConfigs(topic=name, set=set_, delete=delete),
+                            f"altering configs of topic {name!r}", timeout_ms)
+
+    def describe_topic_configs(self, name: str, timeout_ms: float | None = None) -> dict[str, str]:
+        """Every effective topic config (overrides and defaults)."""
+        response = self._to_controller(DescribeConfigs(topic=name), f"describing configs of topic {name!r}",
+                                       timeout_ms)
+        if not isinstance(response, ConfigsResponse):
+            raise error_for(-1, f"unexpected reply {type(response).__name__} to DescribeConfigs")
+        return dict(response.configs)
+
+    def describe_topic_config_overrides(self, name: str, timeout_ms: float | None = None) -> list[str]:
+        """The config keys set on the topic itself (the rest are broker defaults)."""
+        response = self._to_controller(DescribeConfigs(topic=name), f"describing configs of topic {name!r}",
+                                       timeout_ms)
+        return list(response.overrides)
+
+    # -- cluster and groups ------------------------------------------------------------------------------------
+    def describe_cluster(self, timeout_ms: float | None = None) -> ClusterDescription:
+        response = self._to_controller(DescribeCluster(), "describing the cluster", timeout_ms)
+        if not isinstance(response, ClusterResponse):
+            raise error_for(-1, f"unexpected reply {type(response).__name__} to DescribeCluster")
+        return ClusterDescription(response.cluster_id, response.controller_endpoint, list(response.brokers))
+
+    def list_groups(self):
+        raise GroupsNotAvailable("list_groups() needs consumer groups, which arrive with the GroupCoordinator")
+
+    def describe_group(self, group_id: str):
+        raise GroupsNotAvailable("describe_group() needs consumer groups, which arrive with the GroupCoordinator")
+
+    # -- closing ------------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._pool.close()
+
+    def __enter__(self) -> "Admin":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

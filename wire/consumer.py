@@ -1,0 +1,343 @@
+"""The consumer: ``assign`` partitions, ``poll`` records, ``seek`` around.
+
+Like Kafka's ``KafkaConsumer`` it is meant for one thread; the only cross-thread
+call is ``close``, which interrupts a blocked ``poll`` or iteration. Fetching
+runs ahead of the user (``wire.fetcher``): while ``poll``'s records are being
+processed, the next responses are already in flight, so no thread is needed.
+
+Consumer groups (``subscribe``, ``commit``, ``committed``) arrive with the
+GroupCoordinator; until then those calls raise ``GroupsNotAvailable`` and offsets
+are the caller's to keep (``assign`` + ``seek``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from .client_errors import ClientClosed, ClientConfigError, GroupsNotAvailable, NotAssigned
+from .client_metadata import DEFAULT_BOOTSTRAP, ClusterMetadata
+from .connections import ConnectionPool, Waker
+from .errors import RequestTimedOut, UnknownTopicOrPartition
+from .fetch import EARLIEST, LATEST
+from .fetcher import RESETS, Fetcher, PartitionState
+from .interceptors import InterceptorChain
+from .records import TopicPartition
+
+
+def _as_tp(tp) -> TopicPartition:
+    if type(tp) is TopicPartition:
+        return tp
+    try:
+        topic, partition = tp
+    except (TypeError, ValueError):
+        raise TypeError(f"expected TopicPartition(topic, partition), got {tp!r}") from None
+    if not isinstance(topic, str) or not isinstance(partition, int) or partition < 0:
+        raise TypeError(f"expected TopicPartition(topic: str, partition: int >= 0), got {tp!r}")
+    return TopicPartition(topic, partition)
+
+
+class Consumer:
+    """Reads records from assigned partitions (see ``DESIGN.md`` section 6)."""
+
+    def __init__(
+        self,
+        bootstrap: str = DEFAULT_BOOTSTRAP,
+        *,
+        group_id: str | None = None,
+        auto_offset_reset: str = "latest",
+        enable_auto_commit: bool = True,
+        fetch_max_wait_ms: float = 500,
+        fetch_min_bytes: int = 1,
+        max_partition_fetch_bytes: int = 1048576,
+        fetch_max_bytes: int = 52428800,
+        max_poll_records: int = 500,
+        request_timeout_ms: float = 30000,
+        retry_backoff_ms: float = 100,
+        retry_backoff_max_ms: float = 1000,
+        consumer_timeout_ms: float | None = None,
+        check_crcs: bool = True,
+        allow_auto_create_topics: bool = True,
+        interceptors=None,
+        value_deserializer=None,
+        key_deserializer=None,
+    ):
+        if auto_offset_reset not in RESETS:
+            raise ClientConfigError(
+                f"invalid value {auto_offset_reset!r} for auto_offset_reset: use 'earliest', 'latest' or 'none'"
+            )
+        for name, value in (
+            ("fetch_max_wait_ms", fetch_max_wait_ms), ("fetch_min_bytes", fetch_min_bytes),
+            ("max_partition_fetch_bytes", max_partition_fetch_bytes), ("fetch_max_bytes", fetch_max_bytes),
+            ("max_poll_records", max_poll_records), ("request_timeout_ms", request_timeout_ms),
+        ):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or (
+                value == 0 and name not in ("fetch_max_wait_ms", "fetch_min_bytes")
+            ):
+                raise ClientConfigError(f"invalid value {value!r} for {name}: must be a positive number")
+        self.group_id = group_id
+        self.enable_auto_commit = enable_auto_commit
+        self.max_poll_records = int(max_poll_records)
+        self.request_timeout_ms = request_timeout_ms
+        self.consumer_timeout_ms = consumer_timeout_ms
+        self._interceptors = InterceptorChain(interceptors)
+        self._waker = Waker()
+        self._pool = ConnectionPool(waker=self._waker)
+        self._metadata = ClusterMetadata(
+            bootstrap, self._pool, timeout_ms=min(request_timeout_ms, 5000), retry_backoff_ms=retry_backoff_ms,
+            retry_backoff_max_ms=retry_backoff_max_ms, allow_auto_create=allow_auto_create_topics,
+        )
+        self._fetcher = Fetcher(
+            self._pool, self._metadata, auto_offset_reset=auto_offset_reset, fetch_max_wait_ms=fetch_max_wait_ms,
+            fetch_min_bytes=int(fetch_min_bytes), max_partition_fetch_bytes=int(max_partition_fetch_bytes),
+            fetch_max_bytes=int(fetch_max_bytes), request_timeout_ms=request_timeout_ms,
+            retry_backoff_ms=retry_backoff_ms, retry_backoff_max_ms=retry_backoff_max_ms, check_crcs=check_crcs,
+            key_deserializer=key_deserializer, value_deserializer=value_deserializer,
+        )
+        self._lock = threading.RLock()  # held while the consumer's thread uses the sockets
+        self._closed = False
+        self._iter_buffer: deque = deque()
+
+    # -- assignment ----------------------------------------------------------------------------
+    def assign(self, partitions) -> None:
+        """Read exactly these partitions (replacing the previous assignment; positions of kept ones stay)."""
+        tps = list(dict.fromkeys(_as_tp(tp) for tp in partitions))
+        with self._use():
+            self._fetcher.assign(tps)
+            kept = set(tps)
+            self._iter_buffer = deque(r for r in self._iter_buffer if (r.topic, r.partition) in kept)
+            if tps:
+                self._metadata.request_update()
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._fetcher.states)
+
+    def unsubscribe(self) -> None:
+        self.assign([])
+
+    def subscribe(self, topics=None, on_assign=None, on_revoke=None, pattern=None) -> None:
+        raise GroupsNotAvailable(
+            "subscribe() needs consumer groups, which arrive with the GroupCoordinator"
+        )
+
+    def subscription(self) -> set[str]:
+        return set()
+
+    def commit(self, offsets=None) -> None:
+        raise GroupsNotAvailable("commit() needs consumer groups, which arrive with the GroupCoordinator")
+
+    def commit_async(self, offsets=None, callback=None) -> None:
+        raise GroupsNotAvailable("commit_async() needs consumer groups, which arrive with the GroupCoordinator")
+
+    def committed(self, partition) -> int | None:
+        raise GroupsNotAvailable("committed() needs consumer groups, which arrive with the GroupCoordinator")
+
+    # -- positions -------------------------------------------------------------------------------
+    def _state(self, tp) -> PartitionState:
+        tp = _as_tp(tp)
+        state = self._fetcher.states.get(tp)
+        if state is None:
+            raise NotAssigned(f"{tp.topic}-{tp.partition} is not assigned to this consumer; assign() it first")
+        return state
+
+    def seek(self, partition, offset: int) -> None:
+        """The next ``poll`` returns records from ``offset`` of ``partition``."""
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset must be an int >= 0, got {offset!r}")
+        with self._use():
+            state = self._state(partition)
+            self._drop_iterated(state.tp)
+            self._fetcher.seek(state, offset)
+
+    def seek_to_beginning(self, *partitions) -> None:
+        """Move to the log start offset (looked up at the next ``poll``/``position``); all assigned if none given."""
+        self._seek_to(partitions, EARLIEST)
+
+    def seek_to_end(self, *partitions) -> None:
+        """Move to the end (the high watermark): only records produced from now on are read."""
+        self._seek_to(partitions, LATEST)
+
+    def _seek_to(self, partitions, timestamp: int) -> None:
+        with self._use():
+            states = [self._state(tp) for tp in partitions] if partitions else list(self._fetcher.states.values())
+            for state in states:
+                self._drop_iterated(state.tp)
+                self._fetcher.request_reset(state, timestamp)
+
+    def _drop_iterated(self, tp: TopicPartition) -> None:
+        if self._iter_buffer:
+            self._iter_buffer = deque(r for r in self._iter_buffer if (r.topic, r.partition) != tp)
+
+    def position(self, partition, timeout_ms: float | None = None) -> int:
+        """Offset of the next record ``poll`` returns, resolved by ``auto_offset_reset`` if unknown."""
+        timeout_ms = self.request_timeout_ms if timeout_ms is None else timeout_ms
+        deadline = time.monotonic() + timeout_ms / 1000
+        with self._use():
+            state = self._state(partition)
+            while state.position is None:
+                self._fetcher.refresh_metadata()
+                self._fetcher.send_requests(time.monotonic())  # starts the ListOffsets lookup
+                if state.error is not None:
+                    error, state.error = state.error, None
+                    raise error
+                now = time.monotonic()
+                if now >= deadline:
+                    raise RequestTimedOut(
+                        f"the position of {state.tp.topic}-{state.tp.partition} was not resolved in {timeout_ms} ms"
+                    )
+                self._wait(deadline - now)
+            if self._iter_buffer:  # records handed to the iterator but not yet yielded
+                for record in self._iter_buffer:
+                    if record.topic == state.tp.topic and record.partition == state.tp.partition:
+                        return record.offset
+            return state.position
+
+    def highwater(self, partition) -> int | None:
+        """The high watermark last seen in a fetch of ``partition`` (None before the first)."""
+        hw = self._state(partition).high_watermark
+        return hw if hw >= 0 else None
+
+    def beginning_offsets(self, partitions, timeout_ms: float | None = None) -> dict[TopicPartition, int]:
+        return self._lookup({_as_tp(tp): EARLIEST for tp in partitions}, timeout_ms)
+
+    def end_offsets(self, partitions, timeout_ms: float | None = None) -> dict[TopicPartition, int]:
+        return self._lookup({_as_tp(tp): LATEST for tp in partitions}, timeout_ms)
+
+    def offsets_for_times(self, timestamps: dict, timeout_ms: float | None = None) -> dict[TopicPartition, int]:
+        """First offset whose batch timestamp is >= the given ms, per partition (the end offset if none)."""
+        for ts in timestamps.values():
+            if not isinstance(ts, int) or ts < 0:
+                raise ValueError(f"timestamps are ms since the epoch (int >= 0), got {ts!r}")
+        return self._lookup({_as_tp(tp): ts for tp, ts in timestamps.items()}, timeout_ms)
+
+    def _lookup(self, requests: dict, timeout_ms: float | None) -> dict[TopicPartition, int]:
+        if not requests:
+            return {}
+        timeout_ms = self.request_timeout_ms if timeout_ms is None else timeout_ms
+        deadline = time.monotonic() + timeout_ms / 1000
+        with self._use():
+            return self._fetcher.lookup_offsets(requests, deadline, self._wait)
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        """The topic's partition ids, from fresh metadata; ``UnknownTopicOrPartition`` if there is no such topic."""
+        with self._use():
+            self._metadata.refresh([topic])
+            parts = self._metadata.partitions(topic)
+            if parts is None:
+                error = self._metadata.topic_errors.get(topic)
+                raise error or UnknownTopicOrPartition(f"topic {topic!r} does not exist")
+            return set(parts)
+
+    def topics(self) -> set[str]:
+        """Every topic's name (internal ones included)."""
+        with self._use():
+            response = self._metadata.refresh(None, allow_auto_create=False)
+            return {t.name for t in response.topics if not t.error}
+
+    # -- polling ------------------------------------------------------------------------------------
+    def poll(self, timeout_ms: float = 0, max_records: int | None = None) -> list:
+        """Records from the assigned partitions, waiting up to ``timeout_ms`` for the first one.
+
+        Returns an empty list when the time runs out or the consumer is closed from
+        another thread; raises a partition's error (e.g. ``OffsetOutOfRange`` with
+        ``auto_offset_reset='none'``) once, when it has no records left to hand out.
+        """
+        max_records = self.max_poll_records if max_records is None else max_records
+        if max_records < 1:
+            raise ValueError(f"max_records must be >= 1, got {max_records}")
+        deadline = time.monotonic() + max(timeout_ms, 0) / 1000
+        with self._use():
+            fetcher = self._fetcher
+            while True:
+                self._step(0)
+                records = fetcher.collect(max_records)
+                if records:
+                    fetcher.send_requests(time.monotonic())  # prefetch while the caller works
+                    if self._interceptors.has_consume:
+                        records = self._interceptors.on_consume(records)
+                    return records
+                error = fetcher.take_error()
+                if error is not None:
+                    raise error
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed:
+                    return []
+                self._wait(left)
+                if self._closed:
+                    return []
+
+    def _step(self, wait_s: float) -> None:
+        """One round: metadata if due, requests out, replies in (waiting at most ``wait_s``)."""
+        fetcher = self._fetcher
+        fetcher.refresh_metadata()
+        fetcher.send_requests(time.monotonic())
+        if wait_s > 0:
+            self._wait(wait_s)
+        else:
+            fetcher.handle(self._pool.poll(0))
+
+    def _wait(self, wait_s: float) -> None:
+        """Block until a reply, a backoff's end, due metadata or ``close`` — at most ``wait_s``."""
+        now = time.monotonic()
+        wake = self._fetcher.next_wakeup(now)
+        if wake is not None:
+            wait_s = min(wait_s, max(wake - now, 0.0))
+        self._fetcher.handle(self._pool.poll(wait_s * 1000))
+        self._fetcher.refresh_metadata()
+        self._fetcher.send_requests(time.monotonic())
+
+    # -- iteration -----------------------------------------------------------------------------------
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        """Blocks for the next record; stops when closed (or after ``consumer_timeout_ms`` without records)."""
+        if self._iter_buffer:
+            return self._iter_buffer.popleft()
+        idle_since = time.monotonic()
+        while not self._closed:
+            try:
+                records = self.poll(timeout_ms=200)
+            except ClientClosed:
+                break  # closed from another thread between two polls
+            if records:
+                self._iter_buffer.extend(records)
+                return self._iter_buffer.popleft()
+            idle_ms = (time.monotonic() - idle_since) * 1000
+            if self.consumer_timeout_ms is not None and idle_ms >= self.consumer_timeout_ms:
+                break
+        raise StopIteration
+
+    # -- closing -----------------------------------------------------------------------------------
+    def _use(self):
+        if self._closed:
+            raise ClientClosed("this Consumer is closed; create a new one")
+        return self._lock
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop; a ``poll`` blocked in another thread returns ``[]`` and iteration ends."""
+        if self._closed:
+            return
+        self._closed = True
+        self._waker.wake()
+        if self._lock.acquire(timeout=timeout):
+            try:
+                self._pool.close()
+                self._waker.close()
+            finally:
+                self._lock.release()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "Consumer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Consumer(bootstrap={','.join(self._metadata.bootstrap)!r}, assignment={sorted(self.assignment())})"
+

@@ -1,0 +1,458 @@
+"""The producer's background thread: the only code that touches the producer's sockets.
+
+``Producer.send`` only appends a tuple to a deque; this thread drains it, picks
+partitions, fills the accumulator's batches, sends ready batches to partition
+leaders, and completes futures from the replies. At most one produce request per
+partition is in flight (many partitions in parallel), and a failed batch goes back
+to the head of its partition's queue, so per-partition order survives retries.
+
+Retriable failures (no leader yet, ``NotLeader``, timeouts, a lost connection,
+``NotEnoughReplicas``) refresh metadata with backoff and retry until ``retries`` or
+``delivery_timeout_ms`` run out; then the records fail with the last error's type.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import InvalidStateError
+
+from storage.batch import HEADER_SIZE
+
+from .accumulator import ProducerBatch, RecordAccumulator
+from .client_errors import ClientClosed
+from .client_metadata import ClusterMetadata
+from .connections import ConnectionPool, Reply, Waker
+from .errors import (
+    BrokerNotAvailable,
+    LeaderNotAvailable,
+    NotLeader,
+    RecordTooLarge,
+    RequestTimedOut,
+    UnknownServerError,
+    UnknownTopicOrPartition,
+    ZafkaError,
+    error_for,
+)
+from .interceptors import InterceptorChain
+from .partitioner import Partitioner
+from .produce import Produce, ProduceResponse
+from .records import RecordMetadata
+
+log = logging.getLogger(__name__)
+
+_new = tuple.__new__
+_METADATA_ERRORS = (NotLeader, LeaderNotAvailable, UnknownTopicOrPartition, RequestTimedOut, BrokerNotAvailable)
+_EXPIRY_CHECK = 0.05  # seconds between delivery-timeout scans
+_IDLE_WAIT = 1.0
+
+
+class FlushMarker:
+    """Queued by ``flush``: done once every record queued before it has completed."""
+
+    __slots__ = ("event", "seq", "remaining")
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.seq = 0
+        self.remaining = 0
+
+
+class StopMarker:
+    """Queued by ``close``: stop the thread, failing what is left when ``force``."""
+
+    __slots__ = ("force",)
+
+    def __init__(self, force: bool):
+        self.force = force
+
+
+class _InFlight:
+    __slots__ = ("tp", "batches", "endpoint")
+
+    def __init__(self, tp, batches, endpoint):
+        self.tp = tp
+        self.batches = batches
+        self.endpoint = endpoint
+
+
+class Sender(threading.Thread):
+    def __init__(self, producer_config, incoming: deque, waker: Waker, release, interceptors: InterceptorChain):
+        super().__init__(name="zafka-producer-sender", daemon=True)
+        c = producer_config
+        self.cfg = c
+        self.incoming = incoming
+        self.waker = waker
+        self.release = release  # gives reserved buffer bytes back to send()
+        self.interceptors = interceptors
+        self.idle = False  # True while about to block in poll: send() then wakes the thread
+        self.pool = ConnectionPool(waker=waker)
+        self.metadata = ClusterMetadata(
+            c.bootstrap, self.pool, timeout_ms=c.metadata_timeout_ms, retry_backoff_ms=c.retry_backoff_ms,
+            retry_backoff_max_ms=c.retry_backoff_max_ms, allow_auto_create=c.allow_auto_create_topics,
+        )
+        self.partitioner = Partitioner(c.partitioner)
+        self.acc = RecordAccumulator(c.compression, c.batch_size, c.linger_ms)
+        self.in_flight: dict[tuple, _InFlight] = {}
+        self.no_leader: set = set()  # ready partitions without a leader (until the next refresh)
+        self.blocked: set = set()  # ready partitions whose leader has max_in_flight requests already
+        self.pending: dict[str, list] = {}  # records of topics without metadata yet
+        self.pending_since: dict[str, float] = {}
+        self.flushes: list[FlushMarker] = []
+        self.seq = 0
+        self.outstanding = 0  # records taken from ``incoming`` and not completed
+        self.stop_marker: StopMarker | None = None
+        self._next_expiry_check = 0.0
+        self.crashed: BaseException | None = None
+
+    # -- thread body ---------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # noqa: BLE001 - never leave futures hanging
+            self.crashed = exc
+            log.exception("the producer's sender thread crashed; failing every pending record")
+            self._abort(UnknownServerError(f"the producer's sender thread crashed: {exc!r}; create a new Producer"))
+        finally:
+            self.pool.close()
+            self.waker.close()  # send() may still call wake(): the waker makes that a no-op
+
+    def _loop(self) -> None:
+        while True:
+            now = time.monotonic()
+            self._drain(now)
+            if self.stop_marker is not None:
+                if self.stop_marker.force or self.outstanding == 0:
+                    self._abort(ClientClosed("the producer was closed before the record was acknowledged"))
+                    return
+            self._refresh_metadata(now)
+            if now >= self._next_expiry_check:
+                self._expire(now)
+                self._next_expiry_check = now + _EXPIRY_CHECK
+            self._send_ready(now)
+            timeout = self._wait_time(time.monotonic())
+            self.idle = True
+            if self.incoming:
+                timeout = 0.0
+            events = self.pool.poll(timeout * 1000)
+            self.idle = False
+            for event in events:
+                if isinstance(event, Reply):
+                    self._on_reply(event.context, event.response)
+                else:
+                    self._on_failure(event.context, event.error)
+
+    def _skip(self):
+        """Partitions the sender cannot send now: in flight, leaderless or behind a busy leader."""
+        if not self.no_leader and not self.blocked:
+            return self.in_flight
+        return self.in_flight.keys() | self.no_leader | self.blocked
+
+    def _wait_time(self, now: float) -> float:
+        skip = self._skip()
+        soonest = self.acc.next_ready_time(now, skip, bool(self.flushes))
+        due = self.metadata.next_due() if self.outstanding else None
+        if due is not None and (soonest is None or due < soonest):
+            soonest = due
+        cap = _EXPIRY_CHECK if self.outstanding else _IDLE_WAIT
+        if soonest is None:
+            return cap
+        return min(max(soonest - now, 0.0), cap)
+
+    # -- taking records in ---------------------------------------------------------------
+    def _drain(self, now: float) -> None:
+        incoming = self.incoming
+        topics = self.metadata.topics
+        pending = self.pending
+        while incoming:
+            item = incoming.popleft()
+            if type(item) is not tuple:
+                self._on_marker(item)
+                continue
+            self.outstanding += 1
+            seq = self.seq
+            self.seq = seq + 1
+            topic = item[0]
+            if topic in topics and topic not in pending:
+                self._route(item, seq, now)
+            else:
+                self._park(item, seq, now)
+
+    def _route(self, item: tuple, seq: int, now: float) -> None:
+        """Pick the record's partition and append it to that partition's open batch."""
+        topic, partition, key = item[0], item[1], item[2]
+        info = self.metadata.topics[topic]
+        entry = (item[6], item[7], item[5], seq)
+        try:
+            if partition is None:
+                partition = self.partitioner.partition(topic, key, info.ids, info.available)
+            if partition not in info.partitions:
+                raise UnknownTopicOrPartition(
+                    f"partition {partition} of topic {topic!r} does not exist: it has partitions {info.ids}"
+                )
+        except Exception as exc:  # noqa: BLE001 - a user partitioner may raise anything
+            self._complete_entry(topic, partition, entry, None, exc)
+            self.release(item[8])
+            return
+        self.acc.append((topic, partition), key, item[3], item[4], item[5], entry, item[8], now)
+
+    def _park(self, item: tuple, seq: int, now: float) -> None:
+        """Hold a record until its topic's metadata is known (bounded by ``max_block_ms``)."""
+        topic = item[0]
+        if topic not in self.pending:
+            self.pending[topic] = []
+            self.pending_since[topic] = now
+            self.metadata.request_update()
+        self.pending[topic].append((item, seq))
+
+    def _route_pending(self, now: float) -> None:
+        for topic in list(self.pending):
+            if topic in self.metadata.topics:
+                del self.pending_since[topic]
+                for item, seq in self.pending.pop(topic):
+                    self._route(item, seq, now)
+                continue
+            error = self.metadata.topic_errors.get(topic)
+            waited = now - self.pending_since[topic]
+            if error is not None and not error.retriable:
+                self._fail_pending(topic, type(error)(f"cannot send to topic {topic!r}: {error}"))
+            elif waited * 1000 >= self.cfg.max_block_ms:
+                self._fail_pending(topic, self._no_metadata_error(topic, error))
+
+    def _no_metadata_error(self, topic: str, topic_error: ZafkaError | None) -> ZafkaError:
+        """Why a topic's records waited ``max_block_ms`` in vain, in the most useful type and words."""
+        waited = f"after {self.cfg.max_block_ms:.0f} ms"
+        if topic_error is None and self.metadata.last_error is not None:
+            cause = self.metadata.last_error  # the cluster itself did not answer
+            return type(cause)(f"no metadata for topic {topic!r} {waited}: {cause}")
+        if topic_error is None or isinstance(topic_error, UnknownTopicOrPartition):
+            return UnknownTopicOrPartition(
+                f"topic {topic!r} does not exist ({waited}); create it first, or enable "
+                "auto.create.topics.enable on the brokers"
+            )
+        return type(topic_error)(f"topic {topic!r} has no usable metadata {waited}: {topic_error}")
+
+    def _fail_pending(self, topic: str, error: ZafkaError) -> None:
+        parked = self.pending.pop(topic, [])
+        self.pending_since.pop(topic, None)
+        self.metadata.forget(topic)
+        for item, seq in parked:
+            self._complete_entry(topic, item[1], (item[6], item[7], item[5], seq), None, error)
+            self.release(item[8])
+
+    def _on_marker(self, marker) -> None:
+        if isinstance(marker, FlushMarker):
+            marker.seq = self.seq
+            marker.remaining = self.outstanding
+            if marker.remaining == 0:
+                marker.event.set()
+            else:
+                self.flushes.append(marker)
+        elif isinstance(marker, StopMarker):
+            self.stop_marker = marker
+
+    # -- metadata ----------------------------------------------------------------------
+    def _wanted_topics(self) -> set:
+        wanted = set(self.pending)
+        wanted.update(tp[0] for tp in self.acc.partitions())
+        wanted.update(tp[0] for tp in self.in_flight)
+        return wanted
+
+    def _refresh_metadata(self, now: float) -> None:
+        if now - self.metadata.last_refresh > self.cfg.metadata_max_age_ms / 1000:
+            self.metadata.request_update()
+        if self.metadata.due():
+            wanted = self._wanted_topics()
+            if wanted and self.metadata.refresh_if_due(wanted):
+                self.no_leader.clear()
+        if self.pending:
+            self._route_pending(time.monotonic())
+
+    # -- sending -----------------------------------------------------------------------
+    def _send_ready(self, now: float) -> None:
+        self.blocked.clear()
+        for tp in self.acc.ready(now, self._skip(), bool(self.flushes)):
+            endpoint = self.metadata.leader_endpoint(*tp)
+            if endpoint is None:
+                self.no_leader.add(tp)
+                self.metadata.request_update()
+                continue
+            if self.pool.in_flight(endpoint) >= self.cfg.max_in_flight:
+                self.blocked.add(tp)  # that endpoint's next reply wakes the thread
+                continue
+            batches = self.acc.drain(tp, self.cfg.max_request_size)
+            data = batches[0].data if len(batches) == 1 else b"".join(b.data for b in batches)
+            request = Produce(topic=tp[0], partition=tp[1], acks=self.cfg.acks,
+                              timeout_ms=int(self.cfg.request_timeout_ms))
+            for batch in batches:
+                batch.attempts += 1
+            try:
+                if self.cfg.acks == 0:
+                    self.pool.send(endpoint, request, [data], timeout_ms=0, expect_reply=False)
+                else:
+                    flight = _InFlight(tp, batches, endpoint)
+                    self.pool.send(endpoint, request, [data], timeout_ms=self.cfg.request_timeout_ms + 1000,
+                                   context=flight)
+                    self.in_flight[tp] = flight
+            except ZafkaError as exc:
+                self._retry_or_fail(tp, batches, exc, now)
+                continue
+            if self.cfg.acks == 0:
+                for batch in batches:
+                    self._complete_batch(batch, -1, None)
+
+    # -- replies -------------------------------------------------------------------------
+    def _on_reply(self, flight: _InFlight, response) -> None:
+        if self.in_flight.get(flight.tp) is flight:
+            del self.in_flight[flight.tp]
+        if response.error:
+            self._on_failure(flight, error_for(response.error, response.message), popped=True)
+            return
+        if not isinstance(response, ProduceResponse):
+            self._on_failure(flight, UnknownServerError(f"unexpected reply {type(response).__name__} to a produce"),
+                             popped=True)
+            return
+        offset = response.base_offset
+        append_time = response.log_append_time
+        for batch in flight.batches:
+            count = len(batch)  # completion empties the batch
+            self._complete_batch(batch, offset, None, append_time)
+            offset += count
+
+    def _on_failure(self, flight: _InFlight, error: ZafkaError, popped: bool = False) -> None:
+        if not popped and self.in_flight.get(flight.tp) is flight:
+            del self.in_flight[flight.tp]
+        now = time.monotonic()
+        if isinstance(error, RecordTooLarge) and len(flight.batches) > 1:
+            for batch in flight.batches:  # find the oversized one: send each alone
+                batch.solo = True
+                batch.attempts -= 1
+            self.acc.reenqueue(flight.batches, now)
+            return
+        if isinstance(error, _METADATA_ERRORS):
+            self.metadata.request_update()
+        self._retry_or_fail(flight.tp, flight.batches, error, now)
+
+    def _retry_or_fail(self, tp, batches: list[ProducerBatch], error: ZafkaError, now: float) -> None:
+        cfg = self.cfg
+        retry, failed = [], []
+        for batch in batches:
+            batch.last_error = error
+            expired = (now - batch.created) * 1000 >= cfg.delivery_timeout_ms
+            if error.retriable and batch.attempts <= cfg.retries and not expired:
+                retry.append(batch)
+            else:
+                failed.append(batch)
+        for batch in failed:
+            self._complete_batch(batch, -1, self._final_error(batch, error))
+        if retry:
+            attempts = max(b.attempts for b in retry)
+            backoff = min(cfg.retry_backoff_ms * 2 ** (attempts - 1), cfg.retry_backoff_max_ms) / 1000
+            log.debug("retrying %d batches of %s-%d in %.3f s after %s", len(retry), tp[0], tp[1], backoff, error)
+            self.acc.reenqueue(retry, now + backoff)
+
+    def _final_error(self, batch: ProducerBatch, error: ZafkaError) -> ZafkaError:
+        if not error.retriable:
+            return error
+        return type(error)(
+            f"{len(batch)} records for {batch.tp[0]}-{batch.tp[1]} failed after {batch.attempts} attempts "
+            f"in {(time.monotonic() - batch.created) * 1000:.0f} ms: {error}"
+        )
+
+    def _expire(self, now: float) -> None:
+        for batch in self.acc.expire(now, self.cfg.delivery_timeout_ms / 1000):
+            cause = batch.last_error
+            text = (
+                f"{len(batch)} records for {batch.tp[0]}-{batch.tp[1]} expired: delivery_timeout_ms="
+                f"{self.cfg.delivery_timeout_ms:.0f} passed after {batch.attempts} attempts"
+            )
+            if cause is None and batch.tp in self.no_leader:
+                cause = LeaderNotAvailable(f"{batch.tp[0]}-{batch.tp[1]} has no leader")
+            error = type(cause)(f"{text}: {cause}") if cause is not None else RequestTimedOut(text)
+            self._complete_batch(batch, -1, error)
+
+    # -- completion ----------------------------------------------------------------------
+    def _complete_batch(self, batch: ProducerBatch, base_offset: int, error, append_time: int = -1) -> None:
+        topic, partition = batch.tp
+        entries, batch.entries = batch.entries, []
+        if error is None and not self.flushes and not self.interceptors.has_ack:
+            self._succeed_fast(topic, partition, entries, base_offset, append_time)
+        else:
+            for i, entry in enumerate(entries):
+                if error is None:
+                    offset = base_offset + i if base_offset >= 0 else -1
+                    ts = append_time if append_time >= 0 else entry[2]
+                    self._complete_entry(topic, partition, entry, _new(RecordMetadata, (topic, partition, offset, ts)),
+                                         None)
+                else:
+                    self._complete_entry(topic, partition, entry, None, error)
+        self.release(batch.size - HEADER_SIZE)
+
+    def _succeed_fast(self, topic: str, partition: int, entries: list, base_offset: int, append_time: int) -> None:
+        """The common case, kept lean: success, no flush waiting, no acknowledgement interceptors."""
+        step = 1 if base_offset >= 0 else 0
+        offset = base_offset
+        for future, callback, ts, _ in entries:
+            meta = _new(RecordMetadata, (topic, partition, offset, append_time if append_time >= 0 else ts))
+            offset += step
+            try:
+                future.set_result(meta)
+            except InvalidStateError:
+                pass
+            if callback is not None:
+                try:
+                    callback(meta, None)
+                except Exception:  # noqa: BLE001 - a user callback must not stop the sender
+                    log.exception("producer callback %r raised", callback)
+        self.outstanding -= len(entries)
+
+    def _complete_entry(self, topic, partition, entry, meta, error) -> None:
+        future, callback, _, seq = entry
+        try:
+            if error is None:
+                future.set_result(meta)
+            else:
+                future.set_exception(error)
+        except InvalidStateError:
+            pass  # the user cancelled the future; the record was sent anyway
+        if callback is not None:
+            try:
+                callback(meta, error)
+            except Exception:  # noqa: BLE001 - a user callback must not stop the sender
+                log.exception("producer callback %r raised", callback)
+        if self.interceptors.has_ack:
+            self.interceptors.on_acknowledgement(meta, error)
+        self.outstanding -= 1
+        if self.flushes:
+            for marker in self.flushes:
+                if seq < marker.seq:
+                    marker.remaining -= 1
+                    if marker.remaining == 0:
+                        marker.event.set()
+            self.flushes = [m for m in self.flushes if m.remaining > 0]
+
+    def _abort(self, error: ZafkaError) -> None:
+        """Fail everything not yet acknowledged (close without flush, or a crash)."""
+        batches = self.acc.abort_all()
+        for flight in self.in_flight.values():
+            batches.extend(flight.batches)
+        self.in_flight.clear()
+        for batch in batches:
+            if batch.entries:
+                self._complete_batch(batch, -1, error)
+        for topic in list(self.pending):
+            self._fail_pending(topic, error)
+        while self.incoming:
+            item = self.incoming.popleft()
+            if type(item) is tuple:
+                self.outstanding += 1
+                self._complete_entry(item[0], item[1], (item[6], item[7], item[5], self.seq), None, error)
+                self.release(item[8])
+            elif isinstance(item, FlushMarker):
+                item.event.set()
+        for marker in self.flushes:
+            marker.event.set()
+        self.flushes = []
+
