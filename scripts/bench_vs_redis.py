@@ -151,8 +151,8 @@ def run_zafka(records: int, size: int, partitions: int, linger_ms: int, batch_si
     consume_rate = float(re.findall(r"([\d.]+) records/sec", consumed.strip().splitlines()[-1])[0])
     return {
         "produce": produce_rate, "consume": consume_rate,
-        "produce_cmd": " ".join(produce_cmd[2:]).replace("scripts.cli.main", "zafka"),
-        "consume_cmd": " ".join(consume_cmd[2:]).replace("scripts.cli.main", "zafka"),
+        "produce_cmd": " ".join(produce_cmd[3:]),
+        "consume_cmd": " ".join(consume_cmd[3:]),
         "produce_summary": produced.strip().splitlines()[-1], "consume_summary": consumed.strip().splitlines()[-1],
         "idle": idle, "idle_total": idle_total, "peak": peak,
     }
