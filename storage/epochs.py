@@ -60,6 +60,10 @@ class LeaderEpochCache:
                     epoch, start_offset, self._epochs[-1], self._offsets[-1],
                 )
             return False
+        # an older epoch starting at this very offset never got a record: the new one replaces it
+        while self._offsets and self._offsets[-1] == start_offset:
+            self._epochs.pop()
+            self._offsets.pop()
         self._epochs.append(epoch)
         self._offsets.append(start_offset)
         return True

@@ -155,11 +155,13 @@ class LogSegment:
         position = self.position_of(offset)
         if position is None:
             return 0
+        # the cut starts at the batch holding ``offset``: index entries from its base on go too
+        cut_offset = RecordBatch(os.pread(self._fd, HEADER_SIZE, position)).base_offset
         removed = self.size - position
         os.ftruncate(self._fd, position)
         self.size = position
-        self.offset_index.truncate_to(offset)
-        self.time_index.truncate_to(offset)
+        self.offset_index.truncate_to(cut_offset)
+        self.time_index.truncate_to(cut_offset)
         self.offset_index.rewrite()
         self.time_index.rewrite()
         # recompute the tail facts from the (now shorter) file

@@ -390,3 +390,14 @@ def test_default_policy_never_fsyncs_on_append(tmp_path, monkeypatch):
         assert synced == []
         log.close()
         assert synced  # a clean shutdown does fsync
+
+
+def test_truncating_inside_an_indexed_batch_drops_its_index_entry(tmp_path):
+    cfg = LogConfig(segment_bytes=1 << 20, index_interval_bytes=0)  # an index entry per batch
+    with Log(tmp_path / "t-0", cfg) as log:
+        log.append(build_batch([b"a", b"b"]) + build_batch([b"c", b"d"]))
+        assert log.truncate_to(3) == 2
+        assert read_all(log) == [(0, b"a"), (1, b"b")]
+        assert log.append(build_batch([b"e"])).first_offset == 2
+    with Log(tmp_path / "t-0", cfg) as log:
+        assert read_all(log) == [(0, b"a"), (1, b"b"), (2, b"e")]
