@@ -55,6 +55,9 @@ InvalidRecord = _error("InvalidRecord", 87, "the batch is not acceptable as sent
 # zafka's own codes start at 1000, beyond Kafka's range
 UnknownActor = _error("UnknownActor", 1000, "`zafka actors` lists the actors of a cluster")
 
+# errors after which a client refreshes metadata before it retries
+METADATA_REFRESH_ERRORS = (NotLeader, LeaderNotAvailable, UnknownTopicOrPartition, RequestTimedOut, BrokerNotAvailable)
+
 BY_CODE: dict[int, type[ZafkaError]] = {
     cls.code: cls
     for cls in (

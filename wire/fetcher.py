@@ -25,10 +25,8 @@ from .client_errors import NoOffsetForPartition
 from .client_metadata import ClusterMetadata
 from .connections import ConnectionPool, Reply
 from .errors import (
-    BrokerNotAvailable,
+    METADATA_REFRESH_ERRORS,
     CorruptRecord,
-    LeaderNotAvailable,
-    NotLeader,
     OffsetOutOfRange,
     RequestTimedOut,
     UnknownServerError,
@@ -42,7 +40,7 @@ from .records import ConsumerRecord, TopicPartition
 log = logging.getLogger(__name__)
 
 _new = tuple.__new__
-_METADATA_ERRORS = (NotLeader, LeaderNotAvailable, UnknownTopicOrPartition, RequestTimedOut, BrokerNotAvailable)
+_METADATA_ERRORS = METADATA_REFRESH_ERRORS
 RESETS = {"earliest": EARLIEST, "latest": LATEST, "none": None}
 
 

@@ -26,9 +26,8 @@ from .client_errors import ClientClosed
 from .client_metadata import ClusterMetadata
 from .connections import ConnectionPool, Reply, Waker
 from .errors import (
-    BrokerNotAvailable,
+    METADATA_REFRESH_ERRORS,
     LeaderNotAvailable,
-    NotLeader,
     RecordTooLarge,
     RequestTimedOut,
     UnknownServerError,
@@ -44,7 +43,7 @@ from .records import RecordMetadata
 log = logging.getLogger(__name__)
 
 _new = tuple.__new__
-_METADATA_ERRORS = (NotLeader, LeaderNotAvailable, UnknownTopicOrPartition, RequestTimedOut, BrokerNotAvailable)
+_METADATA_ERRORS = METADATA_REFRESH_ERRORS
 _EXPIRY_CHECK = 0.05  # seconds between delivery-timeout scans
 _IDLE_WAIT = 1.0
 

@@ -69,7 +69,7 @@ def test_key_partition_is_the_same_in_another_process():
     here = [partition_for_key(k, 13) for k in keys]
     code = (
         "from wire.partitioner import partition_for_key;"
-        f"print([partition_for_key(b'user-%d' % i, 13) for i in range(50)])"
+        "print([partition_for_key(b'user-%d' % i, 13) for i in range(50)])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONHASHSEED": "12345", "PATH": ""}, cwd=ROOT, timeout=60)
