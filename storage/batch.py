@@ -45,7 +45,7 @@ from typing import NamedTuple
 from crc32c import crc32c
 
 from . import codec, compression
-from .errors import CorruptRecordError
+from .errors import CorruptRecordError, InvalidRecordError, RecordTooLargeError
 
 HEADER = struct.Struct(">qiibIhiqqqhii")
 HEADER_SIZE = HEADER.size  # 61
@@ -271,6 +271,7 @@ class BatchHeader(NamedTuple):
 
 
 _UNPACK_HEADER = HEADER.unpack_from
+_new_tuple = tuple.__new__  # builds a BatchHeader without NamedTuple's Python-level __new__
 
 
 def check_payload(buffer, max_batch_bytes: int) -> list[BatchHeader]:
@@ -280,8 +281,6 @@ def check_payload(buffer, max_batch_bytes: int) -> list[BatchHeader]:
     one tight loop because it runs for every produce request (``Log.append``).
     Raises ``CorruptRecordError``, ``InvalidRecordError`` or ``RecordTooLargeError``.
     """
-    from .errors import InvalidRecordError, RecordTooLargeError
-
     view = memoryview(buffer)
     end = len(view)
     out: list[BatchHeader] = []
@@ -297,13 +296,13 @@ def check_payload(buffer, max_batch_bytes: int) -> list[BatchHeader]:
             raise CorruptRecordError(f"batch length {length} does not fit the {end - pos} bytes available")
         if crc32c(view[pos + _CRC_START : pos + size]) != crc:
             raise CorruptRecordError("CRC mismatch: the batch was corrupted in transit or storage")
-        if attributes & compression.CODEC_MASK not in compression.CODEC_NAMES:
-            raise CorruptRecordError(f"unknown compression code {attributes & compression.CODEC_MASK}")
+        if attributes & 0x07 > 4:  # compression.CODEC_MASK, ZSTD
+            raise CorruptRecordError(f"unknown compression code {attributes & 0x07}")
         if count <= 0 or last_delta != count - 1:
             raise InvalidRecordError(f"batch has {count} records but last offset delta {last_delta}")
         if size > max_batch_bytes:
             raise RecordTooLargeError(f"batch of {size} bytes exceeds the limit of {max_batch_bytes}")
-        out.append(BatchHeader(pos, size, base, length, epoch, last_delta, max_ts, count))
+        out.append(_new_tuple(BatchHeader, (pos, size, base, length, epoch, last_delta, max_ts, count)))
         pos += size
     if not out:
         raise InvalidRecordError("no record batch in the payload")
