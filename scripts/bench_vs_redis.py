@@ -129,7 +129,7 @@ def run_zafka(records: int, size: int, partitions: int, linger_ms: int, batch_si
             sampling = threading.Event()
 
             def sample() -> None:
-                while not sampling.wait(0.25):
+                while not sampling.wait(1.0):  # reading smaps is not free; sample sparingly
                     for a in sup.actors():
                         peak[a.name] = max(peak.get(a.name, 0), a.uss)
 
