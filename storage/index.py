@@ -180,6 +180,9 @@ class TimeIndex(_SparseIndex):
     def last_timestamp(self) -> int:
         return self._keys[-1] if self._keys else -1
 
+    def last_offset(self) -> int:
+        return self._values[-1] if self._values else self.base_offset
+
     def lookup(self, timestamp: int) -> int:
         """An offset from which to scan for the first batch with max timestamp >= ``timestamp``."""
         i = bisect.bisect_left(self._keys, timestamp)

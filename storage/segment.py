@@ -49,6 +49,7 @@ class LogSegment:
         self.size = os.fstat(self._fd).st_size
         self.next_offset = base_offset
         self.max_timestamp = -1
+        self.offset_of_max_timestamp = base_offset  # a batch holding max_timestamp
         self.first_batch_timestamp: int | None = None  # what segment.ms counts from
         self.created_ms = created_ms
         self._bytes_since_index = 0
@@ -73,14 +74,14 @@ class LogSegment:
             return
         last_offset, position = self.offset_index.last()
         self.next_offset = self.base_offset
-        self.max_timestamp = self.time_index.last_timestamp()
+        self._max_from_time_index()
         for pos, batch in self.scan_headers(position):
             if pos == position and position > 0 and batch.base_offset != last_offset:
                 log.warning("rebuilding indexes of %s: entry does not point at its batch", self.log_path)
                 self.rebuild_indexes()
                 return
             self.next_offset = batch.next_offset
-            self.max_timestamp = max(self.max_timestamp, batch.max_timestamp)
+            self._note_max(batch.max_timestamp, batch.base_offset)
         self._bytes_since_index = self.size - position
         try:
             self.time_index.check_against(self.next_offset)
@@ -103,6 +104,7 @@ class LogSegment:
         self.time_index.reset()
         self.next_offset = self.base_offset
         self.max_timestamp = -1
+        self.offset_of_max_timestamp = self.base_offset
         self.first_batch_timestamp = None
         self._bytes_since_index = 0
 
@@ -121,10 +123,20 @@ class LogSegment:
         self.size += size
         self.track(base_offset, next_offset, max_timestamp, position, size)
 
+    def _max_from_time_index(self) -> None:
+        self.max_timestamp = self.time_index.last_timestamp()
+        self.offset_of_max_timestamp = self.time_index.last_offset()
+
+    def _note_max(self, max_timestamp: int, base_offset: int) -> None:
+        if max_timestamp > self.max_timestamp:
+            self.max_timestamp = max_timestamp
+            self.offset_of_max_timestamp = base_offset
+
     def track(self, base_offset: int, next_offset: int, max_timestamp: int, position: int, size: int) -> None:
         """Account for a batch now at ``position``: indexes, max timestamp, next offset."""
         if max_timestamp > self.max_timestamp:
             self.max_timestamp = max_timestamp
+            self.offset_of_max_timestamp = base_offset
         if self._bytes_since_index >= self.index_interval_bytes or position == 0:
             if position == 0:
                 self.first_batch_timestamp = max_timestamp
@@ -144,11 +156,12 @@ class LogSegment:
     def seal(self) -> None:
         """Called when the segment stops being active: its final max timestamp is indexed.
 
-        The entry points at the last indexed batch, which is at or before the batch
-        that reached that maximum, so a time lookup that starts there misses nothing.
+        The entry names the batch that reached the maximum (as Kafka's
+        offsetOfMaxTimestamp), so a truncation that removes that batch removes the
+        entry too, and a time lookup that starts there misses nothing before it.
         """
         if self.max_timestamp >= 0:
-            self.time_index.maybe_append(self.max_timestamp, self.offset_index.last()[0])
+            self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
 
     def truncate_to(self, offset: int) -> int:
         """Cut from the batch holding ``offset`` on; returns the bytes removed."""
@@ -167,10 +180,10 @@ class LogSegment:
         # recompute the tail facts from the (now shorter) file
         self.next_offset = self.base_offset
         _, start = self.offset_index.last()
-        self.max_timestamp = self.time_index.last_timestamp()
+        self._max_from_time_index()
         for pos, batch in self.scan_headers(start):
             self.next_offset = batch.next_offset
-            self.max_timestamp = max(self.max_timestamp, batch.max_timestamp)
+            self._note_max(batch.max_timestamp, batch.base_offset)
         self._bytes_since_index = self.size - start
         self._load_first_timestamp()
         return removed

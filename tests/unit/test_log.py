@@ -401,3 +401,17 @@ def test_truncating_inside_an_indexed_batch_drops_its_index_entry(tmp_path):
         assert log.append(build_batch([b"e"])).first_offset == 2
     with Log(tmp_path / "t-0", cfg) as log:
         assert read_all(log) == [(0, b"a"), (1, b"b"), (2, b"e")]
+
+
+def test_truncation_forgets_the_max_timestamp_of_the_batches_it_removes(tmp_path):
+    from storage.batch import Record
+
+    with Log(tmp_path / "t-0", LogConfig(index_interval_bytes=100)) as log:
+        log.append(build_batch([Record(None, b"a", [], 1000)]))
+        log.append(build_batch([Record(None, b"b", [], 5000)]))
+        log.roll()  # seals the segment: its max timestamp is indexed
+        log.truncate_to(1)
+        assert log.segment_facts()[0].largest_timestamp_ms == 1000
+        assert log.offset_for_timestamp(2000) is None
+    with Log(tmp_path / "t-0", LogConfig(index_interval_bytes=100)) as log:
+        assert log.segment_facts()[0].largest_timestamp_ms == 1000
