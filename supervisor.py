@@ -54,6 +54,9 @@ PRELOAD = ["actors.runtime", "actors.controller", "actors.broker", "actors.parti
            "actors.retention_cleaner", "storage", "wire", "zmq", "msgspec", "pykka"]
 REGISTRY_FILE = "supervisor.json"
 START_ORDER = {"controller": 0, "broker": 1, "cleaner": 2, "leader": 3}
+# how often each kind's loop ticks its actor: leaders expire fetch long polls (fetch.max.wait.ms
+# precision), the controller expires metadata watches; the rest only run slow timers
+TICK_MS = {"leader": 10, "controller": 50, "broker": 100, "cleaner": 100}
 
 
 @dataclass
@@ -163,6 +166,7 @@ class Supervisor:
             name=name, kind=kind, bind=endpoint, advertised=self._advertised(endpoint),
             data_dir=self.data_dir, controller=self.controller_endpoint, broker_id=broker_id,
             config=self.props, args={k: str(v) for k, v in args.items()}, supervisor_pid=os.getpid(),
+            tick_ms=TICK_MS.get(kind, 10),
         )
 
     def _advertised(self, endpoint: str) -> str:
