@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from threading import get_ident
 import weakref
 from collections import deque
 from concurrent.futures import Future
@@ -100,65 +99,50 @@ def _headers(headers) -> list:
 
 
 class BufferMemory:
-    """Bytes handed to ``send`` and not completed yet, bounded by ``buffer_memory``.
+    """Bytes of records handed to ``send`` and not completed yet, bounded by ``buffer_memory``.
 
-    Kept without a lock on the hot path (a per-record lock shared with the sender
-    thread cost a sixth of the producer's time in GIL hand-offs): every counter has
-    exactly one writer. Each sending thread adds to its own slot of ``queued``; the
-    sender thread alone adds to ``released``. In use = sum(queued) - released, exact
-    with any number of sending threads. The sender holds this object, not the
-    ``Producer``, so an unclosed producer can still be garbage-collected.
+    Shared by the producer (``reserve``) and its sender thread (``release``) so the
+    thread holds no reference to the ``Producer``: an unclosed producer can still be
+    garbage-collected, and its finalizer stops the thread.
     """
 
-    __slots__ = ("limit", "queued", "released", "cond", "waiters", "closed")
+    __slots__ = ("limit", "used", "lock", "cond", "waiters", "closed")
 
     def __init__(self, limit: int):
         self.limit = limit
-        self.queued: dict[int, int] = {}  # thread ident -> bytes that thread handed in
-        self.released = 0
-        self.cond = threading.Condition()
+        self.used = 0
+        self.lock = threading.Lock()  # entered directly on the hot path (a C-level lock)
+        self.cond = threading.Condition(self.lock)  # the same lock, for waiting
         self.waiters = 0
         self.closed = False
 
-    @property
-    def used(self) -> int:
-        return sum(list(self.queued.values())) - self.released  # list(): one atomic copy
-
     def reserve(self, size: int, max_block_s: float) -> bool:
-        """Count ``size`` bytes in for this thread, first waiting up to ``max_block_s`` for room."""
-        used = self.used
-        if used + size > self.limit and used > 0 and not self._wait_for_room(size, max_block_s):
-            return False
-        ident = get_ident()
-        queued = self.queued
-        queued[ident] = queued.get(ident, 0) + size  # only this thread writes this slot
-        return True
-
-    def _wait_for_room(self, size: int, max_block_s: float) -> bool:
-        deadline = time.monotonic() + max_block_s
-        with self.cond:
+        """Take ``size`` bytes, waiting up to ``max_block_s`` for completions to free them."""
+        with self.lock:
+            if self.used + size <= self.limit:
+                self.used += size
+                return True
+            deadline = time.monotonic() + max_block_s
             self.waiters += 1
             try:
-                while True:
-                    used = self.used
-                    if used + size <= self.limit or used <= 0:
-                        return True
+                while self.used + size > self.limit and self.used > 0:
                     left = deadline - time.monotonic()
                     if left <= 0 or self.closed:
                         return False
-                    self.cond.wait(min(left, 0.05))  # short slices: release() peeks at waiters unlocked
+                    self.cond.wait(left)
             finally:
                 self.waiters -= 1
+            self.used += size
+            return True
 
     def release(self, size: int) -> None:
-        """Sender thread only."""
-        self.released += size
-        if self.waiters:
-            with self.cond:
+        with self.lock:
+            self.used -= size
+            if self.waiters:
                 self.cond.notify_all()
 
     def close(self) -> None:
-        with self.cond:
+        with self.lock:
             self.closed = True
             self.cond.notify_all()
 
@@ -252,7 +236,7 @@ class Producer:
         self._closed = False
         self._close_lock = threading.Lock()
         self._waker = Waker()
-        self._sender = Sender(self.config, self._incoming, self._waker, self._memory, self._interceptors)
+        self._sender = Sender(self.config, self._incoming, self._waker, self._memory.release, self._interceptors)
         self._sender.start()
         weakref.finalize(self, _stop_sender, self._incoming, self._waker)
 

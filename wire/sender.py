@@ -78,13 +78,13 @@ class _InFlight:
 
 
 class Sender(threading.Thread):
-    def __init__(self, producer_config, incoming: deque, waker: Waker, memory, interceptors: InterceptorChain):
+    def __init__(self, producer_config, incoming: deque, waker: Waker, release, interceptors: InterceptorChain):
         super().__init__(name="zafka-producer-sender", daemon=True)
         c = producer_config
         self.cfg = c
         self.incoming = incoming
         self.waker = waker
-        self.release = memory.release  # gives buffer bytes back to send() (BufferMemory)
+        self.release = release  # gives reserved buffer bytes back to send()
         self.interceptors = interceptors
         self.idle = False  # True while about to block in poll: send() then wakes the thread
         self.pool = ConnectionPool(waker=waker)
