@@ -405,12 +405,16 @@ class Supervisor:
                     log_dir = part.replica_dirs.get(part.leader) or self.broker_log_dirs(part.leader)[0]
                     wanted[name] = (topic, part, log_dir)
         with self._lock:
-            leaders = {n: c for n, c in self.children.items() if c.spec.actor.kind == "leader"}
+            leaders = {
+                n: c for n, c in self.children.items() if c.spec.actor.kind == "leader" and c.state != "stopping"
+            }
         for name, child in leaders.items():
             want = wanted.get(name)
             args = child.spec.actor.args
             if want is None or want[0].topic_id != args["topic_id"] or int(args["broker"]) != want[1].leader:
-                self._retire_leader(child, deleted=want is None or want[0].topic_id != args["topic_id"])
+                child.state = "stopping"  # a clean stop may take seconds: not on this loop
+                deleted = want is None or want[0].topic_id != args["topic_id"]
+                threading.Thread(target=self._retire_leader, args=(child, deleted), daemon=True).start()
         for name, (topic, part, log_dir) in wanted.items():
             if name not in self.children:
                 spec = ChildSpec(self._actor(
@@ -420,20 +424,22 @@ class Supervisor:
                 self._start_child(Child(spec))
 
     def _retire_leader(self, child: Child, deleted: bool) -> None:
-        child.state = "stopped"
         if child.process is not None and child.process.is_alive():
             child.process.terminate()
             child.process.join(child.spec.shutdown_s)
             if child.process.is_alive():
                 child.process.kill()
                 child.process.join(5)
-        with self._lock:
-            self.children.pop(child.name, None)
         args = child.spec.actor.args
         if deleted:
             path = os.path.join(args["log_dir"], f"{args['topic']}-{args['partition']}")
             shutil.rmtree(path, ignore_errors=True)
             log.info("removed %s and its directory %s", child.name, path)
+        child.state = "stopped"
+        with self._lock:
+            if self.children.get(child.name) is child:
+                del self.children[child.name]
+        self._wake()  # a recreated topic's leader can start now
 
     # -- reports to the controller ---------------------------------------------------------------
     def _reporter_loop(self) -> None:

@@ -181,3 +181,15 @@ def test_two_supervisors_on_two_loopback_hosts_form_one_cluster(tmp_path, make_c
     with Connection(second.bootstrap) as conn:
         response, _ = conn.call(Metadata(topics=["spread"]))
     assert len(response.topics[0].partitions) == 2
+
+
+def test_a_topic_deleted_and_created_again_starts_empty(cluster):
+    rc.create_topic(cluster.bootstrap, "again", partitions=1)
+    rc.produce(cluster.bootstrap, "again", 0, [b"old"] * 5)
+    with controller(cluster) as conn:
+        conn.call(DeleteTopic(name="again"))
+    wait_for(lambda: rc.metadata(cluster.bootstrap, ["again"]).topics[0].error == errors.UnknownTopicOrPartition.code,
+             what="deletion")
+    rc.create_topic(cluster.bootstrap, "again", partitions=1)
+    assert rc.produce(cluster.bootstrap, "again", 0, [b"new"]) == 0
+    assert rc.read_partition(cluster.bootstrap, "again", 0) == [(0, b"new")]
