@@ -34,6 +34,7 @@ class BrokerActor(Actor):
         self.auto_create = cfg.get("auto.create.topics.enable", "true").lower() == "true"
         self.heartbeat_interval = int(cfg.get("broker.heartbeat.interval.ms", "250")) / 1000
         self.log_dirs = [d for d in self.spec.args.get("log_dirs", "").split(",") if d]
+        self._creating: set[str] = set()  # topics being auto-created
         self._closing = threading.Event()
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         self._heartbeat.start()
@@ -72,41 +73,54 @@ class BrokerActor(Actor):
             conn.close()
 
     def metadata(self, request: Metadata, frames, peer):
-        created = set()
+        asked = set()
         if request.topics and self.auto_create and request.allow_auto_create:
             for name in request.topics:
-                if name not in self.image.topics and not name.startswith("__") and self._auto_create(name):
-                    created.add(name)
+                if name not in self.image.topics and not name.startswith("__") and self._valid_name(name):
+                    asked.add(name)
+                    self._auto_create(name)
         response = cs.metadata_response(self.image, request.topics)
         for topic in response.topics:
-            if topic.name in created and topic.error == errors.UnknownTopicOrPartition.code:
-                # created a moment ago; this broker's image has not caught up yet
+            if topic.name in asked and topic.error == errors.UnknownTopicOrPartition.code:
+                # being created; this broker's image catches up within a watch round trip
                 topic.error = errors.LeaderNotAvailable.code
                 topic.message = f"topic {topic.name!r} is being created"
         if not response.controller_endpoint:
             response.controller_endpoint = self.spec.controller
         return response
 
-    def _auto_create(self, name: str) -> bool:
+    @staticmethod
+    def _valid_name(name: str) -> bool:
         try:
             cs.validate_topic_name(name)
         except errors.InvalidTopic:
             return False
+        return True
+
+    def _auto_create(self, name: str) -> None:
+        """Ask the controller in a helper thread: a slow controller must not stall metadata."""
+        if name in self._creating:
+            return
+        self._creating.add(name)
         cfg = self.spec.config
         request = admin.CreateTopic(
             name=name, partitions=int(cfg.get("num.partitions", "1")),
             replication_factor=int(cfg.get("default.replication.factor", "1")),
         )
-        try:
-            with Connection(self.spec.controller) as conn:
-                conn.call(request, timeout_ms=2000)
-            self.log.info("auto-created topic %s", name)
-        except errors.TopicAlreadyExists:
-            pass
-        except errors.ZafkaError as exc:
-            self.log.warning("auto-creating topic %s failed: %s", name, exc)
-            return False
-        return True
+
+        def create() -> None:
+            try:
+                with Connection(self.spec.controller) as conn:
+                    conn.call(request, timeout_ms=2000)
+                self.log.info("auto-created topic %s", name)
+            except errors.TopicAlreadyExists:
+                pass
+            except errors.ZafkaError as exc:
+                self.log.warning("auto-creating topic %s failed: %s", name, exc)
+            finally:
+                self._creating.discard(name)
+
+        threading.Thread(target=create, name=f"create-{name}", daemon=True).start()
 
     def describe_cluster(self, request, frames, peer):
         return admin.ClusterResponse(
