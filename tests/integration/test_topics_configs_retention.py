@@ -13,22 +13,11 @@ from wire.fetch import EARLIEST, ListOffsets
 from wire.metadata import Metadata
 from wire.transport import Connection
 
+from tests.course_example import with_log_dirs
+
 from . import rawclient as rc
 from .conftest import wait_for
 
-COURSE_EXAMPLE = """\
-log.dirs = {dirs}
-log.dir = /home/kafka1
-zookeeper.connect = zk1:2181,zk2:2181,zk3:2181/KafkaClusterName
-listeners = PLAINTEXT://localhost:9092
-advisor.listeners = PLAINTEXT://PLAINTEXT:9092,CONTROLLER://localhost:9093
-auto.create.topics.enable = false
-unclean.leader.election.enable = false
-auto.leader.rebalance.enable = false
-log.retention.hours = 7 * 24
-log.retention.bytes = -1
-message.max.bytes = 1024 * 1024
-"""
 
 
 def free_port_block(n: int) -> int:
@@ -61,7 +50,7 @@ def controller(cluster) -> Connection:
 def test_course_example_properties_start_a_cluster_with_only_log_dirs_changed(tmp_path, make_cluster):
     dirs = [tmp_path / f"kafka{i}" for i in (1, 2, 3)]
     path = tmp_path / "server.properties"
-    path.write_text(COURSE_EXAMPLE.format(dirs=",".join(str(d) for d in dirs)))
+    path.write_text(with_log_dirs([str(d) for d in dirs]))
     sup = make_cluster(brokers=3, config_file=str(path), port=free_port_block(3), data_dir=tmp_path / "data")
     assert any("advertised.listeners" in w for w in sup.warnings)
     assert any("zookeeper.connect" in w and "not needed" in w for w in sup.warnings)

@@ -27,20 +27,8 @@ from actors.config import (
     validate_topic_configs,
 )
 from storage.config import LogConfig
+from tests.course_example import COURSE_EXAMPLE, with_log_dirs
 
-COURSE_EXAMPLE = """\
-log.dirs = /home/kafka1,/home/kafka2,/home/kafka3
-log.dir = /home/kafka1
-zookeeper.connect = zk1:2181,zk2:2181,zk3:2181/KafkaClusterName
-listeners = PLAINTEXT://localhost:9092
-advisor.listeners = PLAINTEXT://PLAINTEXT:9092,CONTROLLER://localhost:9093
-auto.create.topics.enable = false
-unclean.leader.election.enable = false
-auto.leader.rebalance.enable = false
-log.retention.hours = 7 * 24
-log.retention.bytes = -1
-message.max.bytes = 1024 * 1024
-"""
 
 WEEK_MS = 604_800_000  # 168 h * 3600 s * 1000 ms
 
@@ -61,7 +49,7 @@ def course_file(tmp_path):
     dirs = [tmp_path / f"kafka{i}" for i in (1, 2, 3)]
     for d in dirs:
         d.mkdir()
-    text = COURSE_EXAMPLE.replace("/home/kafka1,/home/kafka2,/home/kafka3", ",".join(map(str, dirs)))
+    text = with_log_dirs([str(d) for d in dirs])
     path = tmp_path / "server.properties"
     path.write_text(text)
     return path, [str(d) for d in dirs]
