@@ -193,10 +193,10 @@ class PartitionLeader(Actor):
         now = time.monotonic()
         if self.pending:
             self._serve_pending(now)
+        self.log_.flush_if_due()  # flush.ms also holds when no appends come
         if now - self._last_hw_checkpoint >= HW_CHECKPOINT_INTERVAL:
             self._last_hw_checkpoint = now
             self.log_.checkpoint_high_watermark()
-            self.log_.flush_if_due()
 
     # -- offsets and retention -----------------------------------------------------------
     def list_offsets(self, request: ListOffsets, frames, peer):

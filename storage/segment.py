@@ -72,17 +72,10 @@ class LogSegment:
             log.warning("rebuilding indexes of %s: %s", self.log_path, exc)
             self.rebuild_indexes()
             return
-        last_offset, position = self.offset_index.last()
-        self.next_offset = self.base_offset
-        self._max_from_time_index()
-        for pos, batch in self.scan_headers(position):
-            if pos == position and position > 0 and batch.base_offset != last_offset:
-                log.warning("rebuilding indexes of %s: entry does not point at its batch", self.log_path)
-                self.rebuild_indexes()
-                return
-            self.next_offset = batch.next_offset
-            self._note_max(batch.max_timestamp, batch.base_offset)
-        self._bytes_since_index = self.size - position
+        if not self._learn_tail():
+            log.warning("rebuilding indexes of %s: entry does not point at its batch", self.log_path)
+            self.rebuild_indexes()
+            return
         try:
             self.time_index.check_against(self.next_offset)
         except CorruptIndexError as exc:
@@ -90,6 +83,22 @@ class LogSegment:
             self.rebuild_indexes()
             return
         self._load_first_timestamp()
+
+    def _learn_tail(self) -> bool:
+        """Next offset and max timestamp from the indexes plus the headers after the last entry.
+
+        False when the last offset-index entry does not point at a batch with its offset.
+        """
+        last_offset, position = self.offset_index.last()
+        self.next_offset = self.base_offset
+        self._max_from_time_index()
+        for pos, batch in self.scan_headers(position):
+            if pos == position and position > 0 and batch.base_offset != last_offset:
+                return False
+            self.next_offset = batch.next_offset
+            self._note_max(batch.max_timestamp, batch.base_offset)
+        self._bytes_since_index = self.size - position
+        return True
 
     def rebuild_indexes(self) -> None:
         """Recreate both indexes from the batch headers (no CRC check)."""
@@ -171,20 +180,12 @@ class LogSegment:
         # the cut starts at the batch holding ``offset``: index entries from its base on go too
         cut_offset = RecordBatch(os.pread(self._fd, HEADER_SIZE, position)).base_offset
         removed = self.size - position
-        os.ftruncate(self._fd, position)
-        self.size = position
+        self.truncate_bytes(position)
         self.offset_index.truncate_to(cut_offset)
         self.time_index.truncate_to(cut_offset)
         self.offset_index.rewrite()
         self.time_index.rewrite()
-        # recompute the tail facts from the (now shorter) file
-        self.next_offset = self.base_offset
-        _, start = self.offset_index.last()
-        self._max_from_time_index()
-        for pos, batch in self.scan_headers(start):
-            self.next_offset = batch.next_offset
-            self._note_max(batch.max_timestamp, batch.base_offset)
-        self._bytes_since_index = self.size - start
+        self._learn_tail()  # the remaining entries all point below the cut
         self._load_first_timestamp()
         return removed
 
@@ -194,9 +195,6 @@ class LogSegment:
         self.size = position
 
     # -- reading -------------------------------------------------------------
-    def read_at(self, size: int, position: int) -> bytes:
-        return os.pread(self._fd, size, position)
-
     def scan_headers(self, position: int = 0, end: int | None = None) -> Iterator[tuple[int, RecordBatch]]:
         """Batch headers from ``position`` on, one small ``pread`` each.
 
