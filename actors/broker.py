@@ -17,14 +17,7 @@ from wire.transport import Connection
 
 from . import cluster_state as cs
 from .runtime import Actor
-from .watch import MetadataWatcher
-
-
-class ImageUpdate:
-    __slots__ = ("image",)
-
-    def __init__(self, image: ClusterImage):
-        self.image = image
+from .watch import ImageUpdate, watch_for
 
 
 class BrokerActor(Actor):
@@ -38,9 +31,7 @@ class BrokerActor(Actor):
         self._closing = threading.Event()
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         self._heartbeat.start()
-        ref = self.actor_ref
-        self.watcher = MetadataWatcher(self.spec.controller, lambda image: ref.tell(ImageUpdate(image)))
-        self.watcher.start()
+        self.watcher = watch_for(self)
         self.handlers = {
             Metadata: self.metadata,
             admin.DescribeCluster: self.describe_cluster,

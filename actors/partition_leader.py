@@ -23,10 +23,9 @@ from wire.metadata import ClusterImage
 from wire.produce import Produce, ProduceResponse
 from wire.transport import Connection
 
-from .broker import ImageUpdate
 from .config import log_config_for
 from .runtime import Actor
-from .watch import MetadataWatcher
+from .watch import ImageUpdate, watch_for
 
 HW_CHECKPOINT_INTERVAL = 5.0
 
@@ -63,10 +62,8 @@ class PartitionLeader(Actor):
         self.pending: list[PendingFetch] = []
         self._last_hw_checkpoint = time.monotonic()
         self._closing = threading.Event()
-        ref = self.actor_ref
         threading.Thread(target=self._register, name="register", daemon=True).start()
-        self.watcher = MetadataWatcher(self.spec.controller, lambda image: ref.tell(ImageUpdate(image)))
-        self.watcher.start()
+        self.watcher = watch_for(self)
         self.handlers = {
             Produce: self.produce,
             Fetch: self.fetch,

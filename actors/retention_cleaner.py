@@ -14,9 +14,8 @@ from wire import control, errors
 from wire.metadata import ClusterImage
 from wire.transport import Connection
 
-from .broker import ImageUpdate
 from .runtime import Actor
-from .watch import MetadataWatcher
+from .watch import ImageUpdate, watch_for
 
 
 class RetentionCleaner(Actor):
@@ -25,9 +24,7 @@ class RetentionCleaner(Actor):
         self.interval = int(self.spec.config.get("log.retention.check.interval.ms", "300000")) / 1000
         self.next_run = time.monotonic() + self.interval
         self.runs = 0
-        ref = self.actor_ref
-        self.watcher = MetadataWatcher(self.spec.controller, lambda image: ref.tell(ImageUpdate(image)))
-        self.watcher.start()
+        self.watcher = watch_for(self)
         self.handlers = {control.Ping: lambda *_: control.Ack()}
 
     def teardown(self) -> None:

@@ -56,3 +56,20 @@ class MetadataWatcher(threading.Thread):
                         log.exception("metadata callback failed")
         finally:
             conn.close()
+
+
+class ImageUpdate:
+    """What a watcher tells its actor: the controller's image changed."""
+
+    __slots__ = ("image",)
+
+    def __init__(self, image: ClusterImage):
+        self.image = image
+
+
+def watch_for(actor) -> MetadataWatcher:
+    """Start a watcher that feeds ``ImageUpdate`` messages into ``actor``'s mailbox."""
+    ref = actor.actor_ref
+    watcher = MetadataWatcher(actor.spec.controller, lambda image: ref.tell(ImageUpdate(image)))
+    watcher.start()
+    return watcher
