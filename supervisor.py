@@ -41,6 +41,7 @@ import psutil
 import zmq
 
 from actors.config import BrokerConfig, ConfigError, load_properties
+from actors.log_limit import LogLimit
 from actors.runtime import ActorSpec, run_encoded
 from actors.watch import MetadataWatcher
 from wire import control, errors, protocol
@@ -57,6 +58,11 @@ START_ORDER = {"controller": 0, "broker": 1, "cleaner": 2, "leader": 3}
 # how often each kind's loop ticks its actor: leaders expire fetch long polls (fetch.max.wait.ms
 # precision), the controller expires metadata watches; the rest only run slow timers
 TICK_MS = {"leader": 10, "controller": 50, "broker": 100, "cleaner": 100}
+# control requests are a few hundred bytes: ZeroMQ drops a peer that sends more than this, and
+# the decode gate answers anything between protocol.MAX_HEADER_BYTES and it with an error
+CONTROL_MAX_MESSAGE_BYTES = 2 * protocol.MAX_HEADER_BYTES
+# what `zafka kill --signal` may send (the same list as the CLI's): crash, stop cleanly, freeze, thaw
+KILL_SIGNALS = {name: signal.Signals["SIG" + name] for name in ("KILL", "TERM", "INT", "STOP", "CONT", "HUP")}
 
 
 @dataclass
@@ -159,6 +165,7 @@ class Supervisor:
         self._control_ready = threading.Event()
         self.control_endpoint = ""
         self._log_handler: logging.Handler | None = None
+        self._control_refusals = LogLimit(log)
 
     # -- the table of children -------------------------------------------------------
     def _actor(self, name: str, kind: str, endpoint: str, broker_id: int = -1, **args: str) -> ActorSpec:
@@ -485,21 +492,34 @@ class Supervisor:
         return out
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
-        """Send ``sig`` to one actor (SIGKILL by default); returns its pid."""
+        """Send ``sig`` to one actor (SIGKILL by default); returns its pid.
+
+        A ``KeyError`` when there is no such running actor — including one that
+        exits between the lookup and the signal, which is a race, not a crash.
+        """
         with self._lock:
             child = self.children.get(name)
         if child is None or not child.alive:
             raise KeyError(f"no running actor named {name!r}")
-        os.kill(child.process.pid, sig)
-        return child.process.pid
+        pid = child.process.pid
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            raise KeyError(f"actor {name!r} (pid {pid}) exited before the signal reached it") from None
+        return pid
 
     def kill_broker(self, broker_id: int, sig: int = signal.SIGKILL) -> list[str]:
-        """A whole-broker crash: every actor of that broker at once."""
+        """A whole-broker crash: every actor of that broker at once (those already gone are skipped)."""
         with self._lock:
             victims = [c for c in self.children.values() if c.spec.actor.broker_id == broker_id and c.alive]
+        killed = []
         for c in victims:
-            os.kill(c.process.pid, sig)
-        return [c.name for c in victims]
+            try:
+                os.kill(c.process.pid, sig)
+            except ProcessLookupError:
+                continue
+            killed.append(c.name)
+        return killed
 
     def pid_of(self, name: str) -> int:
         with self._lock:
@@ -520,6 +540,7 @@ class Supervisor:
         ctx = zmq.Context.instance()
         sock = ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, CONTROL_MAX_MESSAGE_BYTES)
         port = sock.bind_to_random_port(f"tcp://{self.host}")
         self.control_endpoint = f"tcp://{self.host}:{port}"
         self._control_ready.set()
@@ -530,45 +551,74 @@ class Supervisor:
                 parts = sock.recv_multipart()
                 if len(parts) < 2:
                     continue
-                peer = parts[0]
+                reply = self._control_reply(parts[1], len(parts) - 2)
                 try:
-                    request = protocol.decode_request(parts[1])
-                    response = self._control(request)
-                except protocol.FrameError as exc:
-                    response = protocol.ErrorResponse(error=exc.code, message=str(exc), corr=exc.corr)
-                except KeyError as exc:
-                    response = protocol.ErrorResponse(error=errors.UnknownActor.code, message=exc.args[0], corr=request.corr)
-                except ValueError as exc:
-                    response = protocol.ErrorResponse(error=errors.InvalidRequest.code, message=str(exc), corr=request.corr)
-                response.corr = response.corr or getattr(request, "corr", 0)
-                sock.send_multipart([peer, protocol.encode(response)])
+                    sock.send_multipart([parts[0], reply])
+                except zmq.ZMQError as exc:
+                    log.debug("could not answer a control request: %s", exc)
         finally:
             sock.close(linger=0)
 
-    def _control(self, request):
-        if isinstance(request, control.ListActors):
-            return control.ActorsResponse(actors=self.actors(memory=request.memory))
-        if isinstance(request, control.KillActor):
-            sig = signal.Signals["SIG" + request.signal.upper().removeprefix("SIG")]
-            if request.broker_id >= 0:
-                if request.broker_id not in self.broker_ids:
-                    raise KeyError(f"broker {request.broker_id} is not supervised here (brokers {self.broker_ids})")
-                return control.KillResponse(killed=self.kill_broker(request.broker_id, sig))
-            self.kill(request.name, sig)
-            return control.KillResponse(killed=[request.name])
-        if isinstance(request, control.StopCluster):
-            threading.Thread(target=self.stop, daemon=True).start()
-            return control.Ack()
-        if isinstance(request, control.ClusterStatus):
-            return control.StatusResponse(
-                bootstrap=self.bootstrap_servers, data_dir=self.data_dir, logs_dir=self.logs_dir,
-                controller_endpoint=self.controller_endpoint, supervisor_pid=os.getpid(),
-                brokers=self.broker_ids, actors=len(self.children),
-                failed=[c.name for c in self.children.values() if c.state == "failed"],
+    def _control_reply(self, header: bytes, payload_frames: int) -> bytes:
+        """The encoded answer to one control request; never raises, whatever ``header`` holds."""
+        corr = 0
+        try:
+            request = protocol.decode_request(header, payload_frames)
+            corr = request.corr
+            handler = self._control_handlers.get(type(request))
+            if handler is None:
+                raise errors.InvalidRequest(f"the supervisor does not handle {protocol.request_name(request)} requests")
+            response = handler(request)
+        except protocol.FrameError as exc:
+            self._control_refusals.log(time.monotonic(), logging.INFO, "control socket refused a frame: %s", exc)
+            response = protocol.ErrorResponse(error=exc.code, message=str(exc), corr=exc.corr)
+        except KeyError as exc:
+            response = protocol.ErrorResponse(error=errors.UnknownActor.code, message=str(exc.args[0]))
+        except errors.ZafkaError as exc:
+            response = protocol.ErrorResponse(error=exc.code, message=str(exc))
+        except Exception as exc:  # noqa: BLE001 - the control socket serves every other terminal
+            self._control_refusals.log(time.monotonic(), logging.ERROR, "control request failed", exc_info=exc)
+            response = protocol.ErrorResponse(
+                error=errors.UnknownServerError.code, message=f"{type(exc).__name__}: {exc}",
             )
-        if isinstance(request, control.Ping):
-            return control.Ack()
-        raise ValueError(f"the supervisor does not handle {type(request).__name__}")
+        response.corr = response.corr or corr
+        return protocol.encode(response)
+
+    @property
+    def _control_handlers(self) -> dict:
+        return {
+            control.ListActors: lambda r: control.ActorsResponse(actors=self.actors(memory=r.memory)),
+            control.KillActor: self._control_kill,
+            control.StopCluster: self._control_stop,
+            control.ClusterStatus: self._control_status,
+            control.Ping: lambda r: control.Ack(),
+        }
+
+    def _control_kill(self, request: control.KillActor):
+        name = request.signal.upper().removeprefix("SIG")
+        if name not in KILL_SIGNALS:
+            raise errors.InvalidRequest(
+                f"signal {request.signal!r} is not one zafka sends; use one of {', '.join(KILL_SIGNALS)}"
+            )
+        sig = KILL_SIGNALS[name]
+        if request.broker_id >= 0:
+            if request.broker_id not in self.broker_ids:
+                raise KeyError(f"broker {request.broker_id} is not supervised here (brokers {self.broker_ids})")
+            return control.KillResponse(killed=self.kill_broker(request.broker_id, sig))
+        self.kill(request.name, sig)
+        return control.KillResponse(killed=[request.name])
+
+    def _control_stop(self, request: control.StopCluster):
+        threading.Thread(target=self.stop, daemon=True).start()
+        return control.Ack()
+
+    def _control_status(self, request: control.ClusterStatus):
+        return control.StatusResponse(
+            bootstrap=self.bootstrap_servers, data_dir=self.data_dir, logs_dir=self.logs_dir,
+            controller_endpoint=self.controller_endpoint, supervisor_pid=os.getpid(),
+            brokers=self.broker_ids, actors=len(self.children),
+            failed=[c.name for c in self.children.values() if c.state == "failed"],
+        )
 
 
 def read_registry(data_dir: str) -> dict:

@@ -133,8 +133,6 @@ class PartitionLeader(Actor):
         self._check_leader()
         if request.topic != self.topic or request.partition != self.partition:
             raise errors.NotLeader(f"this is the leader of {self.topic}-{self.partition}")
-        if len(frames) != 1:
-            raise errors.InvalidRequest(f"a produce request carries one frame of batches, got {len(frames)}")
         min_isr = int(self.configs.get("min.insync.replicas", self.spec.config.get("min.insync.replicas", "1")))
         if request.acks == -1 and min_isr > 1:
             raise errors.NotEnoughReplicas(

@@ -36,6 +36,7 @@ from wire.base import Request, Response
 from wire.errors import InvalidRequest, UnknownServerError, ZafkaError
 
 from .errors import to_wire_error
+from .log_limit import LogLimit
 
 log = logging.getLogger("zafka.actor")
 
@@ -93,6 +94,7 @@ class Actor(pykka.ThreadingActor):
         self._outbox: zmq.Socket | None = None
         self.handlers: dict[type, object] = {}
         self.log = logging.getLogger(f"zafka.{spec.kind}")
+        self._refusals = LogLimit(self.log)
 
     # -- pykka hooks ---------------------------------------------------------
     def on_start(self) -> None:
@@ -144,35 +146,40 @@ class Actor(pykka.ThreadingActor):
         self.reply(peer, corr, protocol.ErrorResponse(error=wire_error.code, message=str(wire_error)))
 
     def _dispatch(self, inbound: Inbound) -> None:
+        """Run one request's handler and answer it; nothing it raises leaves this method.
+
+        A ``ZafkaError`` is the handler refusing the request (answered, not logged);
+        any other exception is a bug or a fault met while serving this one request —
+        logged with the request type, answered with an error, and the actor goes on.
+        """
         request = inbound.request
-        handler = self.handlers.get(type(request))
-        if handler is None:
-            self.reply(
-                inbound.peer, request.corr,
-                protocol.ErrorResponse(
-                    error=InvalidRequest.code,
-                    message=f"{self.name} does not handle {type(request).__name__} requests",
-                ),
-            )
-            return
         try:
+            handler = self.handlers.get(type(request))
+            if handler is None:
+                raise InvalidRequest(f"{self.name} does not handle {protocol.request_name(request)} requests")
             result = handler(request, inbound.frames, inbound.peer)
-        except ZafkaError as exc:
-            self.reply_error(inbound.peer, request.corr, exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - one bad request must not stop the actor
-            if not isinstance(to_wire_error(exc), UnknownServerError):
-                self.log.info("%s refused: %s", type(request).__name__, exc)
+            if result is None:
+                return
+            if isinstance(result, tuple):
+                self.reply(inbound.peer, request.corr, result[0], result[1])
             else:
-                self.log.exception("%s failed", type(request).__name__)
-            self.reply_error(inbound.peer, request.corr, exc)
-            return
-        if result is None:
-            return
-        if isinstance(result, tuple):
-            self.reply(inbound.peer, request.corr, result[0], result[1])
-        else:
-            self.reply(inbound.peer, request.corr, result)
+                self.reply(inbound.peer, request.corr, result)
+        except ZafkaError as exc:
+            self._answer_error(inbound, exc)
+        except Exception as exc:  # noqa: BLE001 - one bad request must not stop the actor
+            now = time.monotonic()
+            if not isinstance(to_wire_error(exc), UnknownServerError):
+                self._refusals.log(now, logging.INFO, "%s refused: %s", protocol.request_name(request), exc)
+            else:
+                self._refusals.log(now, logging.ERROR, "%s failed", protocol.request_name(request),
+                                   exc_info=exc)
+            self._answer_error(inbound, exc)
+
+    def _answer_error(self, inbound: Inbound, exc: Exception) -> None:
+        try:
+            self.reply_error(inbound.peer, inbound.request.corr, exc)
+        except Exception:  # noqa: BLE001 - e.g. the outbox is closing; the peer times out
+            self.log.exception("could not answer %s", protocol.request_name(inbound.request))
 
 
 # -- process plumbing ---------------------------------------------------------
@@ -253,6 +260,7 @@ def run(spec: ActorSpec) -> None:
     tick = spec.tick_ms / 1000
     next_tick = time.monotonic() + tick
     max_header = protocol.MAX_HEADER_BYTES
+    refusals = LogLimit(log)
     try:
         while not stop.is_set():
             timeout = max(0.0, next_tick - time.monotonic())
@@ -269,17 +277,7 @@ def run(spec: ActorSpec) -> None:
                         parts = router.recv_multipart(zmq.NOBLOCK, copy=False)
                     except zmq.Again:
                         break
-                    if len(parts) < 2:
-                        continue
-                    peer = parts[0].bytes
-                    try:
-                        request = protocol.decode_request(parts[1].buffer, max_header)
-                    except protocol.FrameError as exc:
-                        router.send_multipart([peer, protocol.error_reply(exc.code, str(exc), exc.corr)])
-                        continue
-                    try:
-                        ref.tell(Inbound(peer, request, parts[2:]))
-                    except pykka.ActorDeadError:
+                    if not _take(ref, parts, router, max_header, refusals):
                         break
             now = time.monotonic()
             if now >= next_tick:
@@ -306,6 +304,39 @@ def run(spec: ActorSpec) -> None:
         outbox.close(linger=0)
         router.close(linger=200)
         logging.shutdown()
+
+
+def _take(ref, parts, router, max_header: int, refusals: LogLimit) -> bool:
+    """Decode one inbound message and hand it to the actor; False once the actor is gone.
+
+    Every failure — a frame the gate refuses, or anything unexpected on the way —
+    is answered here and logged (rate-limited), so no message can stop this loop.
+    """
+    if len(parts) < 2:  # a ROUTER always prefixes the peer; nothing after it: nothing to answer
+        return True
+    peer = parts[0].bytes
+    try:
+        request = protocol.decode_request(parts[1].buffer, len(parts) - 2, max_header)
+    except protocol.FrameError as exc:
+        refusals.log(time.monotonic(), logging.INFO, "refused a frame: %s", exc)
+        _send_quietly(router, [peer, protocol.error_reply(exc.code, str(exc), exc.corr)])
+        return True
+    except Exception as exc:  # noqa: BLE001 - never let one message end the loop
+        refusals.log(time.monotonic(), logging.ERROR, "could not read a frame", exc_info=exc)
+        _send_quietly(router, [peer, protocol.error_reply(UnknownServerError.code, f"{type(exc).__name__}")])
+        return True
+    try:
+        ref.tell(Inbound(peer, request, parts[2:]))
+    except pykka.ActorDeadError:
+        return False
+    return True
+
+
+def _send_quietly(router, parts) -> None:
+    try:
+        router.send_multipart(parts)
+    except zmq.ZMQError as exc:  # the peer went away; nobody is waiting for this answer
+        log.debug("could not send an error reply: %s", exc)
 
 
 def run_encoded(spec_bytes: bytes) -> None:

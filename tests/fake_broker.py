@@ -301,7 +301,7 @@ class FakeBroker:
     def _handle(self, sock, part: _Partition | None, stale: bool, frames) -> None:
         peer, header, payload = frames[0], frames[1], frames[2:]
         try:
-            request = protocol.decode_request(header.buffer)
+            request = protocol.decode_request(header.buffer, len(payload))
         except protocol.FrameError as exc:
             sock.send_multipart([peer, protocol.error_reply(exc.code, str(exc), exc.corr)])
             return

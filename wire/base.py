@@ -8,12 +8,17 @@ version: an actor refuses versions it does not speak with ``UnsupportedVersion``
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import msgspec
 
 PROTOCOL_VERSION = 1
 
 
 class Request(msgspec.Struct, tag=True, kw_only=True, omit_defaults=True):
+    #: raw frames that follow the header (record batches); the decode gate refuses any other count
+    payload_frames: ClassVar[int] = 0
+
     corr: int = 0
     v: int = PROTOCOL_VERSION
 

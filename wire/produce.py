@@ -7,10 +7,14 @@ they come.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from .base import Request, Response
 
 
 class Produce(Request, tag="produce"):
+    payload_frames: ClassVar[int] = 1  # one frame of whole record batches
+
     topic: str
     partition: int
     acks: int = 1  # 0: no reply, 1: leader wrote it, -1: all in-sync replicas

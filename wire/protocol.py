@@ -5,9 +5,12 @@ in front). The header is a ``Request`` or ``Response`` from the tagged unions
 below; payload frames carry record batches untouched, sent with ``copy=False`` so
 a batch is never concatenated into the header or copied in Python.
 
-``decode_request`` is the single gate every inbound frame passes: a frame that is
-too large, not msgpack, of an unknown type or of another protocol version raises
-``FrameError`` carrying the error code for the reply, and the actor goes on.
+``decode_request`` is the single gate every inbound message passes: a header that
+is too large, not msgpack, nested past any sane depth, of an unknown type, of another
+protocol version, or followed by the wrong number of payload frames raises
+``FrameError`` carrying the error code for the reply, and the actor goes on. No other
+exception escapes it — whatever the bytes — so a serving loop needs only this one
+``except`` to answer every hostile frame.
 """
 
 from __future__ import annotations
@@ -55,39 +58,79 @@ def encode(message: Request | Response) -> bytes:
     return _encoder.encode(message)
 
 
-def decode_request(header, max_header_bytes: int = MAX_HEADER_BYTES) -> Request:
-    """Decode and check one request header (bytes, memoryview or a zmq Frame's buffer)."""
-    size = len(header)
+def decode_request(header, payload_frames: int | None = None, max_header_bytes: int = MAX_HEADER_BYTES) -> Request:
+    """Decode and check one request header (bytes, memoryview or a zmq Frame's buffer).
+
+    ``payload_frames`` is how many frames followed the header; each request type
+    says how many it carries (``Request.payload_frames``), so a Ping with a thousand
+    frames behind it is refused here rather than in a handler. ``None`` skips that
+    check (for callers that have no frames, e.g. tests of the header alone).
+    """
+    try:
+        size = len(header)
+    except TypeError:
+        raise FrameError(InvalidRequest.code, "a request header must be bytes") from None
     if size > max_header_bytes:
         raise FrameError(InvalidRequest.code, f"request header of {size} bytes exceeds {max_header_bytes}")
     try:
         request = _request_decoder.decode(header)
     except msgspec.DecodeError as exc:
         raise FrameError(InvalidRequest.code, f"malformed request: {exc}", _guess_corr(header)) from None
+    except RecursionError:
+        raise FrameError(InvalidRequest.code, "malformed request: nested too deeply", 0) from None
+    except Exception as exc:  # noqa: BLE001 - the gate lets nothing but FrameError through
+        raise FrameError(InvalidRequest.code, f"malformed request: {type(exc).__name__}", 0) from None
     if request.v != PROTOCOL_VERSION:
         raise FrameError(
             UnsupportedVersion.code,
             f"protocol version {request.v} is not supported (this actor speaks {PROTOCOL_VERSION})",
             request.corr,
         )
+    if payload_frames is not None and payload_frames != request.payload_frames:
+        raise FrameError(
+            InvalidRequest.code,
+            f"a {request_name(request)} request carries {request.payload_frames} payload frame(s), got {payload_frames}",
+            request.corr,
+        )
     return request
 
 
 def decode_response(header) -> Response:
+    """The client's gate: a reply from anything listening on an endpoint is checked like a request."""
     try:
         return _response_decoder.decode(header)
     except msgspec.DecodeError as exc:
         raise FrameError(InvalidRequest.code, f"malformed response: {exc}") from None
+    except RecursionError:
+        raise FrameError(InvalidRequest.code, "malformed response: nested too deeply") from None
+    except Exception as exc:  # noqa: BLE001 - a hostile server must not crash a client either
+        raise FrameError(InvalidRequest.code, f"malformed response: {type(exc).__name__}") from None
+
+
+def request_name(request: Request) -> str:
+    """The wire tag of a request (``produce``, ``fetch``...): what logs and errors name."""
+    return type(request).__struct_config__.tag
 
 
 def _guess_corr(header) -> int:
-    """Best effort: a correlation id from a header that failed validation."""
+    """Best effort: a correlation id from a header that failed validation.
+
+    Only a shallow look at a map's ``corr`` key: the header already failed, so it is
+    never decoded whole again (that is where a deep nesting would recurse).
+    """
     try:
-        raw = msgspec.msgpack.decode(header)
-        corr = raw.get("corr", 0) if isinstance(raw, dict) else 0
-        return corr if isinstance(corr, int) else 0
-    except Exception:
+        raw = _corr_decoder.decode(header)
+    except Exception:  # noqa: BLE001 - best effort only
         return 0
+    corr = raw.corr
+    return corr if isinstance(corr, int) and -(2**63) <= corr < 2**64 else 0
+
+
+class _CorrOnly(msgspec.Struct, forbid_unknown_fields=False):
+    corr: object = 0
+
+
+_corr_decoder = msgspec.msgpack.Decoder(_CorrOnly)
 
 
 def error_reply(code: int, message: str, corr: int = 0) -> bytes:
