@@ -46,9 +46,11 @@ __all__ = [
     "effective_topic_configs",
     "log_config_for",
     "load_properties",
+    "not_in_effect",
     "parse_int_expr",
     "parse_listeners",
     "parse_properties",
+    "topic_config_warnings",
     "validate_topic_configs",
 ]
 
@@ -198,9 +200,13 @@ def parse_listeners(key: str, value: object) -> tuple[Listener, ...]:
 class ConfigKey:
     """A known config key: its type, Kafka's default, what is allowed, and a one-line doc.
 
-    ``used=False`` marks keys zafka accepts so a Kafka file loads unchanged, but which
-    have no effect. ``refused`` maps values Kafka accepts but zafka does not support
-    to the reason given to the user.
+    ``in_effect=False`` marks keys zafka accepts (so a Kafka file loads unchanged)
+    but does not act on yet; ``honoured`` lists the values that describe what zafka
+    does anyway (``unclean.leader.election.enable=false`` while there are no
+    elections), which are in effect and draw no warning; ``note`` says why a key
+    is not in effect or when it will be. ``refused`` maps values Kafka accepts but
+    zafka does not support to the reason given to the user. Every key that claims
+    to be in effect names the test that proves it in ``actors.config_evidence``.
     """
 
     name: str
@@ -211,7 +217,9 @@ class ConfigKey:
     maximum: int | None = None
     choices: tuple[str, ...] | None = None
     refused: Mapping[str, str] = field(default_factory=dict)
-    used: bool = True
+    in_effect: bool = True
+    honoured: tuple[str, ...] = ()
+    note: str = ""
 
     def allowed(self) -> str:
         if self.kind == INT:
@@ -261,10 +269,38 @@ class ConfigKey:
             return ",".join(str(i) for i in typed)
         return str(typed)
 
+    def takes_effect(self, value: object) -> bool:
+        """True when zafka acts on ``value`` (a raw or typed value) for this key."""
+        if self.in_effect:
+            return True
+        return self.format(self.parse(value)) in self.honoured
+
+    def not_in_effect_reason(self) -> str:
+        """The words after "not in effect yet" in help, ``configs get`` and warnings."""
+        parts = []
+        if self.honoured:
+            parts.append("only " + " or ".join(f"{self.name}={v}" for v in self.honoured) + " is honoured")
+        if self.note:
+            parts.append(self.note)
+        return "; ".join(parts)
+
+    def warning_for(self, value: object) -> str | None:
+        """The warning to log when ``value`` is set but not acted on, else ``None``."""
+        if self.takes_effect(value):
+            return None
+        reason = self.not_in_effect_reason()
+        shown = self.format(self.parse(value))
+        return f"{self.name}={shown} is accepted but not in effect yet" + (f" ({reason})" if reason else "")
+
     def help_line(self) -> str:
         default = "(unset)" if self.default is None else (self.format(self.default) or '""')
-        note = "" if self.used else " [accepted, no effect in zafka]"
+        note = ""
+        if not self.in_effect:
+            reason = self.not_in_effect_reason()
+            note = " [not in effect yet" + (f": {reason}" if reason else "") + "]"
         return f"{self.name} ({self.kind}, default {default}): {self.doc}{note}"
+
+
 
 
 _COMPACTION_REFUSED = {"compact": "log compaction is not supported by zafka; use delete"}
@@ -276,46 +312,64 @@ def _keys(*keys: ConfigKey) -> dict[str, ConfigKey]:
     return {k.name: k for k in keys}
 
 
-def _int(name, default, doc, minimum=0, maximum=INT_MAX, used=True) -> ConfigKey:
-    return ConfigKey(name, INT, default, doc, minimum=minimum, maximum=maximum, used=used)
+def _int(name, default, doc, minimum=0, maximum=INT_MAX, **more) -> ConfigKey:
+    return ConfigKey(name, INT, default, doc, minimum=minimum, maximum=maximum, **more)
 
 
-def _long(name, default, doc, minimum=0, used=True) -> ConfigKey:
-    return ConfigKey(name, INT, default, doc, minimum=minimum, maximum=LONG_MAX, used=used)
+def _long(name, default, doc, minimum=0, **more) -> ConfigKey:
+    return ConfigKey(name, INT, default, doc, minimum=minimum, maximum=LONG_MAX, **more)
 
 
-def _bool(name, default, doc, used=True) -> ConfigKey:
-    return ConfigKey(name, BOOL, default, doc, used=used)
+def _bool(name, default, doc, **more) -> ConfigKey:
+    return ConfigKey(name, BOOL, default, doc, **more)
 
 
-def _str(name, default, doc, choices=None, used=True) -> ConfigKey:
-    return ConfigKey(name, STR, default, doc, choices=choices, used=used)
+def _str(name, default, doc, choices=None, **more) -> ConfigKey:
+    return ConfigKey(name, STR, default, doc, choices=choices, **more)
 
 
-def _list(name, default, doc, choices=None, refused=None, used=True) -> ConfigKey:
-    return ConfigKey(name, LIST, default, doc, choices=choices, refused=refused or {}, used=used)
+def _list(name, default, doc, choices=None, refused=None, **more) -> ConfigKey:
+    return ConfigKey(name, LIST, default, doc, choices=choices, refused=refused or {}, **more)
 
+
+# why whole families of Kafka keys have no effect in zafka
+_NO_THREADS = "each zafka actor is its own process with one mailbox; there are no thread pools to size"
+_NO_SECURITY = "zafka speaks plaintext only; there is no security protocol to choose"
+_NO_KRAFT = "zafka runs one embedded controller; there is no KRaft quorum"
+_REPLICATION = "replication (followers, ISR, elections) is not built yet"
+_GROUPS = "consumer groups are not built yet"
+_TXNS = "transactions are not built yet"
+_RECOMPRESSION = "batches are stored as the producer compressed them; recompression is not built yet"
+_BROKER_IDS = "zafka numbers a local cluster's brokers 1..N; `zafka broker start --id N` sets one broker's id"
 
 #: Broker keys from ``server.properties``, with Kafka's defaults.
 BROKER_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     # identity and endpoints
-    _int("broker.id", -1, "this broker's id (-1: assigned by the supervisor)", minimum=-1),
-    _int("node.id", -1, "KRaft name of broker.id; must equal broker.id when both are set", minimum=-1),
+    _int("broker.id", -1, "this broker's id (-1: assigned by the supervisor)", minimum=-1,
+         in_effect=False, honoured=("-1",), note=_BROKER_IDS),
+    _int("node.id", -1, "KRaft name of broker.id; must equal broker.id when both are set", minimum=-1,
+         in_effect=False, honoured=("-1",), note=_BROKER_IDS),
     ConfigKey("listeners", LISTENERS, (Listener("PLAINTEXT", "", 9092),),
               "endpoints to bind, NAME://host:port (empty host: all interfaces)"),
     ConfigKey("advertised.listeners", LISTENERS, None,
               "endpoints given to clients (default: listeners); names must be among listeners"),
     _str("listener.security.protocol.map",
          "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-         "listener name to security protocol", used=False),
-    _str("inter.broker.listener.name", None, "listener brokers use between themselves", used=False),
-    _str("security.inter.broker.protocol", "PLAINTEXT", "protocol brokers use between themselves", used=False),
-    _str("broker.rack", None, "rack of this broker, for rack-aware placement", used=False),
+         "listener name to security protocol", in_effect=False, note=_NO_SECURITY,
+         honoured=("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",)),
+    _str("inter.broker.listener.name", None, "listener brokers use between themselves", in_effect=False,
+         note=_NO_SECURITY),
+    _str("security.inter.broker.protocol", "PLAINTEXT", "protocol brokers use between themselves",
+         in_effect=False, honoured=("PLAINTEXT",), note=_NO_SECURITY),
+    _str("broker.rack", None, "rack of this broker, for rack-aware placement", in_effect=False,
+         note="shown in metadata, but placement does not look at racks yet"),
     # KRaft controller
-    _list("process.roles", (), "KRaft roles of this node", choices=("broker", "controller"), used=False),
+    _list("process.roles", (), "KRaft roles of this node", choices=("broker", "controller"), in_effect=False,
+          note=_NO_KRAFT),
     _list("controller.quorum.voters", (), "KRaft voters id@host:port (zafka runs one embedded controller)",
-          used=False),
-    _list("controller.listener.names", (), "listener names used by the controller", used=False),
+          in_effect=False, note=_NO_KRAFT),
+    _list("controller.listener.names", (), "listener names used by the controller", in_effect=False,
+          note=_NO_KRAFT),
     _int("broker.heartbeat.interval.ms", 2000, "how often a broker tells the controller it is alive", minimum=1),
     _int("broker.session.timeout.ms", 9000, "a broker silent this long is fenced by the controller", minimum=1),
     # topics
@@ -325,11 +379,16 @@ BROKER_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     _bool("delete.topic.enable", True, "allow deleting topics"),
     _int("min.insync.replicas", 1, "replicas that must have a write for acks=all to succeed", minimum=1),
     _bool("unclean.leader.election.enable", False,
-          "allow a replica outside the ISR to become leader (may lose data)"),
-    _bool("auto.leader.rebalance.enable", True, "move leadership back to the preferred replica"),
-    _int("leader.imbalance.check.interval.seconds", 300, "how often the preferred-leader check runs", minimum=1),
-    _int("leader.imbalance.per.broker.percentage", 10, "imbalance that triggers a leader rebalance", minimum=0),
-    _str("compression.type", "producer", "topic default compression", choices=_COMPRESSION),
+          "allow a replica outside the ISR to become leader (may lose data)", in_effect=False,
+          honoured=("false",), note=_REPLICATION + ": a partition waits for its own leader to restart"),
+    _bool("auto.leader.rebalance.enable", True, "move leadership back to the preferred replica",
+          in_effect=False, honoured=("false",), note=_REPLICATION),
+    _int("leader.imbalance.check.interval.seconds", 300, "how often the preferred-leader check runs", minimum=1,
+         in_effect=False, note=_REPLICATION),
+    _int("leader.imbalance.per.broker.percentage", 10, "imbalance that triggers a leader rebalance", minimum=0,
+         in_effect=False, note=_REPLICATION),
+    _str("compression.type", "producer", "topic default compression", choices=_COMPRESSION,
+         in_effect=False, honoured=("producer",), note=_RECOMPRESSION),
     _int("message.max.bytes", 1_048_588, "largest record batch the broker accepts"),
     # log
     _str("log.dir", "/tmp/kafka-logs", "data directory, used when log.dirs is not set"),
@@ -348,44 +407,63 @@ BROKER_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     _long("log.flush.interval.messages", None, "fsync after this many records (unset: leave it to the OS)",
           minimum=1),
     _long("log.flush.interval.ms", None, "fsync when the last one is this old (unset: leave it to the OS)"),
-    _long("log.flush.scheduler.interval.ms", None, "how often the flusher checks", used=False),
+    _long("log.flush.scheduler.interval.ms", None, "how often the flusher checks", in_effect=False,
+          note="each leader checks flush.ms on every tick of its own loop"),
     _int("log.index.interval.bytes", 4096, "bytes of records between two offset index entries"),
-    _int("log.index.size.max.bytes", 10_485_760, "largest offset index file", minimum=4, used=False),
-    _long("log.segment.delete.delay.ms", 60_000, "wait before deleting a removed segment's files", used=False),
+    _int("log.index.size.max.bytes", 10_485_760, "largest offset index file", minimum=4, in_effect=False,
+         note="index files grow with their segment"),
+    _long("log.segment.delete.delay.ms", 60_000, "wait before deleting a removed segment's files",
+          in_effect=False, note="expired segments are deleted at once by the process that owns the log"),
     _list("log.cleanup.policy", ("delete",), "what to do with old segments", choices=("delete",),
           refused=_COMPACTION_REFUSED),
-    _bool("log.cleaner.enable", True, "run the compaction cleaner", used=False),
+    _bool("log.cleaner.enable", True, "run the compaction cleaner", in_effect=False, honoured=("false",),
+          note="log compaction is not built yet"),
     _str("log.message.timestamp.type", "CreateTime", "record timestamp: producer's or broker's",
          choices=_TIMESTAMP_TYPES),
-    _bool("log.preallocate", False, "preallocate segment files", used=False),
-    _int("num.recovery.threads.per.data.dir", 1, "threads recovering logs at startup", minimum=1, used=False),
+    _bool("log.preallocate", False, "preallocate segment files", in_effect=False, honoured=("false",)),
+    _int("num.recovery.threads.per.data.dir", 1, "threads recovering logs at startup", minimum=1,
+         in_effect=False, note="each partition leader recovers its own log when it starts"),
     # replication
-    _long("replica.lag.time.max.ms", 30_000, "a follower not caught up for this long leaves the ISR", minimum=1),
-    _int("replica.fetch.max.bytes", 1_048_576, "bytes a follower asks for per partition", used=False),
-    _int("replica.fetch.wait.max.ms", 500, "longest a follower fetch waits for data", used=False),
-    _int("replica.fetch.min.bytes", 1, "bytes a follower fetch waits for", minimum=1, used=False),
-    _int("num.replica.fetchers", 1, "fetcher threads per source broker", minimum=1, used=False),
+    _long("replica.lag.time.max.ms", 30_000, "a follower not caught up for this long leaves the ISR", minimum=1,
+          in_effect=False, note=_REPLICATION),
+    _int("replica.fetch.max.bytes", 1_048_576, "bytes a follower asks for per partition", in_effect=False,
+         note=_REPLICATION),
+    _int("replica.fetch.wait.max.ms", 500, "longest a follower fetch waits for data", in_effect=False,
+         note=_REPLICATION),
+    _int("replica.fetch.min.bytes", 1, "bytes a follower fetch waits for", minimum=1, in_effect=False,
+         note=_REPLICATION),
+    _int("num.replica.fetchers", 1, "fetcher threads per source broker", minimum=1, in_effect=False,
+         note=_REPLICATION),
     # groups and offsets
     _int("offsets.topic.replication.factor", 3, "replication factor of __consumer_offsets", minimum=1,
-         maximum=SHORT_MAX),
-    _int("offsets.topic.num.partitions", 50, "partitions of __consumer_offsets", minimum=1, used=False),
+         maximum=SHORT_MAX, in_effect=False, note=_GROUPS),
+    _int("offsets.topic.num.partitions", 50, "partitions of __consumer_offsets", minimum=1, in_effect=False,
+         note=_GROUPS),
     _int("offsets.retention.minutes", 10_080, "keep a group's committed offsets this long after it empties",
-         minimum=1, used=False),
-    _int("group.initial.rebalance.delay.ms", 3000, "wait for more members before the first rebalance"),
-    _int("group.min.session.timeout.ms", 6000, "smallest session.timeout.ms a consumer may ask for"),
-    _int("group.max.session.timeout.ms", 1_800_000, "largest session.timeout.ms a consumer may ask for"),
+         minimum=1, in_effect=False, note=_GROUPS),
+    _int("group.initial.rebalance.delay.ms", 3000, "wait for more members before the first rebalance",
+         in_effect=False, note=_GROUPS),
+    _int("group.min.session.timeout.ms", 6000, "smallest session.timeout.ms a consumer may ask for",
+         in_effect=False, note=_GROUPS),
+    _int("group.max.session.timeout.ms", 1_800_000, "largest session.timeout.ms a consumer may ask for",
+         in_effect=False, note=_GROUPS),
     _int("transaction.state.log.replication.factor", 3, "replication factor of __transaction_state",
-         minimum=1, maximum=SHORT_MAX, used=False),
-    _int("transaction.state.log.min.isr", 2, "min.insync.replicas of __transaction_state", minimum=1, used=False),
+         minimum=1, maximum=SHORT_MAX, in_effect=False, note=_TXNS),
+    _int("transaction.state.log.min.isr", 2, "min.insync.replicas of __transaction_state", minimum=1,
+         in_effect=False, note=_TXNS),
     # network and threads
     _int("socket.request.max.bytes", 104_857_600, "largest request the broker reads", minimum=1),
-    _int("socket.send.buffer.bytes", 102_400, "SO_SNDBUF (-1: OS default)", minimum=-1, used=False),
-    _int("socket.receive.buffer.bytes", 102_400, "SO_RCVBUF (-1: OS default)", minimum=-1, used=False),
-    _int("num.network.threads", 3, "network threads", minimum=1, used=False),
-    _int("num.io.threads", 8, "request handler threads", minimum=1, used=False),
-    _int("background.threads", 10, "background task threads", minimum=1, used=False),
-    _int("queued.max.requests", 500, "requests queued before the network threads block", minimum=1, used=False),
-    _bool("controlled.shutdown.enable", True, "move leadership away before shutting down", used=False),
+    _int("socket.send.buffer.bytes", 102_400, "SO_SNDBUF (-1: OS default)", minimum=-1, in_effect=False,
+         note="ZeroMQ sockets keep the OS default buffers"),
+    _int("socket.receive.buffer.bytes", 102_400, "SO_RCVBUF (-1: OS default)", minimum=-1, in_effect=False,
+         note="ZeroMQ sockets keep the OS default buffers"),
+    _int("num.network.threads", 3, "network threads", minimum=1, in_effect=False, note=_NO_THREADS),
+    _int("num.io.threads", 8, "request handler threads", minimum=1, in_effect=False, note=_NO_THREADS),
+    _int("background.threads", 10, "background task threads", minimum=1, in_effect=False, note=_NO_THREADS),
+    _int("queued.max.requests", 500, "requests queued before the network threads block", minimum=1,
+         in_effect=False, note=_NO_THREADS),
+    _bool("controlled.shutdown.enable", True, "move leadership away before shutting down", in_effect=False,
+          note=_REPLICATION),
     # zafka's own: restart intensity of actor supervisors, Erlang/OTP style
     _int("supervisor.max.restarts", 5, "restarts allowed within supervisor.max.seconds before giving up"),
     _int("supervisor.max.seconds", 30, "window of the restart intensity", minimum=1),
@@ -405,11 +483,12 @@ TOPIC_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     _list("cleanup.policy", ("delete",), "what to do with old segments", choices=("delete",),
           refused=_COMPACTION_REFUSED),
     _str("compression.type", "producer", "how the broker stores batches (producer: as sent)",
-         choices=_COMPRESSION),
+         choices=_COMPRESSION, in_effect=False, honoured=("producer",), note=_RECOMPRESSION),
     _long("flush.messages", None, "fsync after this many records (unset: leave it to the OS)", minimum=1),
     _long("flush.ms", None, "fsync when the last one is this old (unset: leave it to the OS)"),
     _int("index.interval.bytes", 4096, "bytes of records between two offset index entries"),
-    _bool("unclean.leader.election.enable", False, "allow a replica outside the ISR to become leader"),
+    _bool("unclean.leader.election.enable", False, "allow a replica outside the ISR to become leader",
+          in_effect=False, honoured=("false",), note=_REPLICATION + ": a partition waits for its own leader to restart"),
     _str("message.timestamp.type", "CreateTime", "record timestamp: producer's or broker's",
          choices=_TIMESTAMP_TYPES),
 )
@@ -618,6 +697,9 @@ class BrokerConfig:
             value = spec.parse(raw_value)
             typed[key] = value
             normalised[key] = spec.format(value)
+            not_in_effect = spec.warning_for(value)
+            if not_in_effect:
+                warnings.append(not_in_effect)
 
         def value(key: str) -> object:
             return typed[key] if key in typed else BROKER_CONFIG_KEYS[key].default
@@ -779,6 +861,26 @@ def validate_topic_configs(configs: Mapping[str, object]) -> dict[str, str]:
             raise ConfigError(message, key=key, value=raw_value,
                               allowed="one of " + ", ".join(sorted(TOPIC_CONFIG_KEYS)))
         out[key] = spec.format(spec.parse(raw_value))
+    return out
+
+
+def topic_config_warnings(configs: Mapping[str, object]) -> list[str]:
+    """One warning per topic key set to a value zafka does not act on yet (validated keys only)."""
+    out = []
+    for key, value in configs.items():
+        warning = TOPIC_CONFIG_KEYS[key].warning_for(value)
+        if warning:
+            out.append(warning)
+    return out
+
+
+def not_in_effect(keys: Mapping[str, ConfigKey], values: Mapping[str, object]) -> dict[str, str]:
+    """key -> why, for every value in ``values`` that zafka does not act on (what ``configs get`` flags)."""
+    out = {}
+    for key, value in values.items():
+        spec = keys.get(key)
+        if spec is not None and value not in (None, "") and not spec.takes_effect(value):
+            out[key] = spec.not_in_effect_reason() or "not in effect yet"
     return out
 
 

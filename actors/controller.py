@@ -20,7 +20,14 @@ from wire import admin, control, errors
 from wire.metadata import BrokerInfo, ClusterImage, Metadata, MetadataImage, WatchMetadata
 
 from . import cluster_state as cs
-from .config import ConfigError, effective_topic_configs, validate_topic_configs
+from .config import (
+    TOPIC_CONFIG_KEYS,
+    ConfigError,
+    effective_topic_configs,
+    not_in_effect,
+    topic_config_warnings,
+    validate_topic_configs,
+)
 from .runtime import Actor
 
 METADATA_LOG = "__cluster_metadata-0"
@@ -196,9 +203,19 @@ class Controller(Actor):
         topic = cs.TopicState(name=request.name, topic_id=cs.new_topic_id(), partitions=placed, configs=configs)
         self._commit(cs.TopicCreated(topic))
         self.log.info("created topic %s: %d partitions, RF %d, configs %s", request.name, partitions, rf, configs)
-        return admin.TopicResponse(topic=cs.topic_metadata(self.image, request.name))
+        return admin.TopicResponse(topic=cs.topic_metadata(self.image, request.name),
+                                   warnings=self._warn_not_in_effect(request.name, configs))
+
+    def _warn_not_in_effect(self, topic: str, configs: dict[str, str]) -> list[str]:
+        """Log (and hand back to the client) every config that is accepted but not acted on yet."""
+        warnings = topic_config_warnings(configs)
+        for warning in warnings:
+            self.log.warning("topic %s: %s", topic, warning)
+        return warnings
 
     def delete_topic(self, request: admin.DeleteTopic, frames, peer):
+        if self.spec.config.get("delete.topic.enable", "true") != "true":
+            raise errors.TopicDeletionDisabled(f"topic {request.name!r} was not deleted: delete.topic.enable=false")
         if request.name not in self.image.topics:
             raise errors.UnknownTopicOrPartition(f"topic {request.name!r} does not exist")
         self._commit(cs.TopicDeleted(request.name))
@@ -230,19 +247,22 @@ class Controller(Actor):
         if topic is None:
             raise errors.UnknownTopicOrPartition(f"topic {request.topic!r} does not exist")
         merged = dict(topic.configs)
-        merged.update(self._validated(request.set))
+        changed = self._validated(request.set)
+        merged.update(changed)
         for key in request.delete:
             merged.pop(key, None)
         self._commit(cs.ConfigsChanged(request.topic, merged))
         self.log.info("topic %s configs now %s", request.topic, merged)
-        return self.describe_configs(admin.DescribeConfigs(topic=request.topic), frames, peer)
+        response = self.describe_configs(admin.DescribeConfigs(topic=request.topic), frames, peer)
+        response.warnings = self._warn_not_in_effect(request.topic, changed)
+        return response
 
     def describe_configs(self, request: admin.DescribeConfigs, frames, peer):
         topic = self.image.topics.get(request.topic)
         if topic is None:
             raise errors.UnknownTopicOrPartition(f"topic {request.topic!r} does not exist")
+        configs = effective_topic_configs(self.spec.config, topic.configs)
         return admin.ConfigsResponse(
-            topic=request.topic,
-            configs=effective_topic_configs(self.spec.config, topic.configs),
-            overrides=sorted(topic.configs),
+            topic=request.topic, configs=configs, overrides=sorted(topic.configs),
+            not_in_effect=not_in_effect(TOPIC_CONFIG_KEYS, configs),
         )

@@ -144,7 +144,8 @@ class PartitionLeader(Actor):
             self._serve_pending(time.monotonic())
         if request.acks == 0:
             return None
-        return ProduceResponse(base_offset=info.first_offset, log_start_offset=self.log_.log_start_offset)
+        return ProduceResponse(base_offset=info.first_offset, log_start_offset=self.log_.log_start_offset,
+                               log_append_time=info.log_append_time)
 
     # -- fetch -----------------------------------------------------------------------
     def _read(self, request: Fetch) -> bytes:

@@ -318,3 +318,26 @@ def stamp(batch: bytearray, base_offset: int, partition_leader_epoch: int) -> No
 def stamped_prefix(base_offset: int, batch_length: int, partition_leader_epoch: int) -> bytes:
     """The first 16 bytes of a batch re-stamped, to write before ``batch[16:]`` with writev."""
     return _PREFIX.pack(base_offset, batch_length, partition_leader_epoch)
+
+
+_MID_END = 43  # magic, CRC, attributes, last offset delta, base timestamp, max timestamp
+_MID = struct.Struct(">bIhiqq")
+
+
+def log_append_time_chunks(view: memoryview, header: BatchHeader, base_offset: int, partition_leader_epoch: int,
+                           append_time: int) -> tuple:
+    """A batch re-stamped for ``LogAppendTime``: the chunks to write in place of its bytes.
+
+    As Kafka's ``DefaultRecordBatch.setMaxTimestamp``: the attributes get the
+    timestamp-type bit, the max timestamp becomes the broker's append time (readers
+    then give every record that time), and the CRC — which covers both — is
+    recomputed: one pass over the batch, nothing per record. The records themselves
+    are written from the producer's buffer untouched.
+    """
+    pos = header.position
+    magic, _, attributes, last_delta, base_ts, _ = _MID.unpack_from(view, pos + 16)
+    mid = bytearray(_MID.pack(magic, 0, attributes | ATTR_TIMESTAMP_TYPE, last_delta, base_ts, append_time))
+    rest = view[pos + _MID_END : pos + header.size]
+    crc = crc32c(rest, crc32c(memoryview(mid)[5:]))
+    struct.pack_into(">I", mid, 1, crc)
+    return (stamped_prefix(base_offset, header.batch_length, partition_leader_epoch), bytes(mid), rest)

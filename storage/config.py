@@ -17,6 +17,9 @@ from .retention import resolve_retention_bytes, resolve_retention_ms
 GiB = 1 << 30
 WEEK_MS = 7 * 24 * 3_600_000
 _NEVER = None
+CREATE_TIME = "CreateTime"
+LOG_APPEND_TIME = "LogAppendTime"
+TIMESTAMP_TYPES = (CREATE_TIME, LOG_APPEND_TIME)
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class LogConfig:
     retention_ms: int = WEEK_MS
     retention_bytes: int = -1
     max_message_bytes: int = 1_048_588
+    message_timestamp_type: str = CREATE_TIME  # or LOG_APPEND_TIME: the leader stamps its clock
 
     # topic key -> (attribute, broker keys in precedence order, minimum)
     KEYS = {
@@ -57,6 +61,7 @@ class LogConfig:
                     break
         values["retention_ms"] = resolve_retention_ms(broker, topic)
         values["retention_bytes"] = resolve_retention_bytes(broker, topic)
+        values["message_timestamp_type"] = _timestamp_type(topic, broker)
         return cls(**values)
 
     def with_overrides(self, topic: Mapping[str, object]) -> "LogConfig":
@@ -69,7 +74,21 @@ class LogConfig:
         out = {key: getattr(self, attr) for key, (attr, _, _) in self.KEYS.items()}
         out["retention.ms"] = self.retention_ms
         out["retention.bytes"] = self.retention_bytes
+        out["message.timestamp.type"] = self.message_timestamp_type
         return out
+
+
+def _timestamp_type(topic: Mapping[str, object], broker: Mapping[str, object]) -> str:
+    """``message.timestamp.type`` beats ``log.message.timestamp.type`` beats CreateTime."""
+    for key, source in (("message.timestamp.type", topic), ("log.message.timestamp.type", broker)):
+        raw = source.get(key)
+        if raw is None:
+            continue
+        value = str(raw).strip()
+        if value not in TIMESTAMP_TYPES:
+            raise InvalidConfigError(key, raw, " or ".join(TIMESTAMP_TYPES))
+        return value
+    return CREATE_TIME
 
 
 def _parse_int(key: str, raw: object, minimum: int) -> int:

@@ -26,9 +26,9 @@ import time
 from typing import NamedTuple
 
 from . import checkpoint, retention
-from .batch import BatchHeader, check_payload, stamped_prefix
+from .batch import BatchHeader, check_payload, log_append_time_chunks, stamped_prefix
 from .checkpoint import CorruptCheckpointError
-from .config import LogConfig
+from .config import LOG_APPEND_TIME, LogConfig
 from .epochs import CHECKPOINT_FILE as EPOCH_FILE
 from .epochs import LeaderEpochCache
 from .errors import (
@@ -56,6 +56,7 @@ class AppendInfo(NamedTuple):
     max_timestamp: int
     record_count: int
     size: int
+    log_append_time: int = -1  # the broker's stamp under LogAppendTime, -1 under CreateTime
 
 
 class Log:
@@ -216,21 +217,25 @@ class Log:
         first = base = self.segments[-1].next_offset
         if leader_epoch >= 0 and leader_epoch != self._epochs.latest_epoch:
             self._epochs.assign(leader_epoch, base)
+        append_time = self._now_ms() if self.config.message_timestamp_type == LOG_APPEND_TIME else -1
         max_ts, count, size = -1, 0, 0
         for h in headers:
             next_offset = base + h.last_offset_delta + 1
-            self._maybe_roll(h.size, h.max_timestamp, next_offset)
-            self.segments[-1].append(
-                (stamped_prefix(base, h.batch_length, leader_epoch), view[h.position + 16 : h.position + h.size]),
-                h.size, base, next_offset, h.max_timestamp,
-            )
-            if h.max_timestamp > max_ts:
-                max_ts = h.max_timestamp
+            if append_time >= 0:
+                batch_ts = append_time
+                chunks = log_append_time_chunks(view, h, base, leader_epoch, append_time)
+            else:
+                batch_ts = h.max_timestamp
+                chunks = (stamped_prefix(base, h.batch_length, leader_epoch), view[h.position + 16 : h.position + h.size])
+            self._maybe_roll(h.size, batch_ts, next_offset)
+            self.segments[-1].append(chunks, h.size, base, next_offset, batch_ts)
+            if batch_ts > max_ts:
+                max_ts = batch_ts
             count += h.record_count
             size += h.size
             base = next_offset
         self._after_append(count)
-        return AppendInfo(first, base - 1, max_ts, count, size)
+        return AppendInfo(first, base - 1, max_ts, count, size, append_time)
 
     def append_as_follower(self, data) -> AppendInfo:
         """Append batches that already carry offsets and epochs (replication, restore)."""

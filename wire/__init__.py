@@ -19,6 +19,7 @@ _LAZY = {
     "TopicDescription": "wire.admin_client",
     "PartitionDescription": "wire.admin_client",
     "ClusterDescription": "wire.admin_client",
+    "ConfigEntry": "wire.admin_client",
     "TopicPartition": "wire.records",
     "RecordMetadata": "wire.records",
     "ConsumerRecord": "wire.records",

@@ -38,12 +38,15 @@ class DescribeCluster(Request, tag="describe_cluster"):
 
 class TopicResponse(Response, tag="topic_r"):
     topic: TopicMetadata | None = None
+    warnings: list[str] = []  # configs accepted but not in effect yet
 
 
 class ConfigsResponse(Response, tag="configs_r"):
     topic: str = ""
     configs: dict[str, str] = {}  # effective value of every topic key
     overrides: list[str] = []  # keys set on the topic itself (the rest are defaults)
+    not_in_effect: dict[str, str] = {}  # key -> why its value is accepted but not acted on yet
+    warnings: list[str] = []  # from the AlterConfigs this answers
 
 
 class ClusterResponse(Response, tag="cluster_r"):

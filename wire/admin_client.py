@@ -12,6 +12,7 @@ create and ``UnknownTopicOrPartition`` for a delete count as success.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import NamedTuple
 
@@ -42,6 +43,8 @@ from .errors import (
 from .fetch import EARLIEST, LATEST, ListOffsets
 from .metadata import BrokerInfo
 
+log = logging.getLogger("zafka.admin")
+
 _RETRY = (NotController, RequestTimedOut, BrokerNotAvailable, LeaderNotAvailable)
 _AMBIGUOUS = (RequestTimedOut, BrokerNotAvailable)
 
@@ -61,6 +64,16 @@ class PartitionDescription(NamedTuple):
 class TopicDescription(NamedTuple):
     name: str
     partitions: list[PartitionDescription]
+
+
+class ConfigEntry(NamedTuple):
+    """One topic config as Kafka's DescribeConfigs gives it, plus whether zafka acts on its value."""
+
+    name: str
+    value: str
+    source: str  # "topic" (an override) or "default" (the broker's or Kafka's)
+    in_effect: bool
+    note: str = ""  # why not, when in_effect is False
 
 
 class ClusterDescription(NamedTuple):
@@ -138,10 +151,12 @@ class Admin:
 
     # -- topics ---------------------------------------------------------------------------------------
     def create_topic(self, name: str, partitions: int = 1, replication_factor: int = 1, configs: dict | None = None,
-                     timeout_ms: float | None = None) -> None:
+                     timeout_ms: float | None = None) -> list[str]:
+        """Create a topic; returns warnings for configs accepted but not in effect yet (also logged)."""
         request = CreateTopic(name=name, partitions=partitions, replication_factor=replication_factor,
                               configs={str(k): str(v) for k, v in (configs or {}).items()})
-        self._to_controller(request, f"creating topic {name!r}", timeout_ms, (TopicAlreadyExists,))
+        response = self._to_controller(request, f"creating topic {name!r}", timeout_ms, (TopicAlreadyExists,))
+        return _warned(name, response)
 
     def delete_topic(self, name: str, timeout_ms: float | None = None) -> None:
         self._to_controller(DeleteTopic(name=name), f"deleting topic {name!r}", timeout_ms, (UnknownTopicOrPartition,))
@@ -225,12 +240,16 @@ class Admin:
         return out
 
     # -- configs ------------------------------------------------------------------------------------------
-    def alter_topic_configs(self, name: str, configs: dict, timeout_ms: float | None = None) -> None:
-        """Set topic configs; a value of None removes the override (back to the broker default)."""
+    def alter_topic_configs(self, name: str, configs: dict, timeout_ms: float | None = None) -> list[str]:
+        """Set topic configs; a value of None removes the override (back to the broker default).
+
+        Returns a warning for each value the cluster accepted but does not act on yet (also logged).
+        """
         set_ = {str(k): str(v) for k, v in configs.items() if v is not None}
         delete = [str(k) for k, v in configs.items() if v is None]
-        self._to_controller(AlterConfigs(topic=name, set=set_, delete=delete),
-                            f"altering configs of topic {name!r}", timeout_ms)
+        response = self._to_controller(AlterConfigs(topic=name, set=set_, delete=delete),
+                                       f"altering configs of topic {name!r}", timeout_ms)
+        return _warned(name, response)
 
     def describe_topic_configs(self, name: str, timeout_ms: float | None = None) -> dict[str, str]:
         """Every effective topic config (overrides and defaults)."""
@@ -245,6 +264,17 @@ class Admin:
         response = self._to_controller(DescribeConfigs(topic=name), f"describing configs of topic {name!r}",
                                        timeout_ms)
         return list(response.overrides)
+
+    def describe_topic_config_entries(self, name: str, timeout_ms: float | None = None) -> list[ConfigEntry]:
+        """Every topic config with its value, where it comes from and whether it is in effect, sorted by key."""
+        response = self._to_controller(DescribeConfigs(topic=name), f"describing configs of topic {name!r}",
+                                       timeout_ms)
+        overrides = set(response.overrides)
+        return [
+            ConfigEntry(key, value, "topic" if key in overrides else "default",
+                        key not in response.not_in_effect, response.not_in_effect.get(key, ""))
+            for key, value in sorted(response.configs.items())
+        ]
 
     # -- cluster and groups ------------------------------------------------------------------------------------
     def describe_cluster(self, timeout_ms: float | None = None) -> ClusterDescription:
@@ -270,3 +300,10 @@ class Admin:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _warned(topic: str, response) -> list[str]:
+    warnings = list(getattr(response, "warnings", None) or [])
+    for warning in warnings:
+        log.warning("topic %s: %s", topic, warning)
+    return warnings

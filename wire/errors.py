@@ -51,6 +51,9 @@ InvalidRequest = _error("InvalidRequest", 42, "the request was malformed; check 
 InvalidConfig = _error("InvalidConfig", 40, "see the allowed values in the message")
 PolicyViolation = _error("PolicyViolation", 44, "the request breaks a cluster policy")
 KafkaStorageError = _error("KafkaStorageError", 56, "the broker's disk failed; see its log")
+TopicDeletionDisabled = _error(
+    "TopicDeletionDisabled", 73, "set delete.topic.enable=true in the brokers' config to allow deleting topics"
+)
 InvalidRecord = _error("InvalidRecord", 87, "the batch is not acceptable as sent")
 # zafka's own codes start at 1000, beyond Kafka's range
 UnknownActor = _error("UnknownActor", 1000, "`zafka actors` lists the actors of a cluster")
@@ -65,7 +68,7 @@ BY_CODE: dict[int, type[ZafkaError]] = {
         LeaderNotAvailable, NotLeader, RequestTimedOut, BrokerNotAvailable, RecordTooLarge,
         InvalidTopic, NotEnoughReplicas, UnsupportedVersion, TopicAlreadyExists,
         InvalidPartitions, InvalidReplicationFactor, NotController, InvalidRequest,
-        InvalidConfig, PolicyViolation, KafkaStorageError, InvalidRecord, UnknownActor,
+        InvalidConfig, PolicyViolation, KafkaStorageError, TopicDeletionDisabled, InvalidRecord, UnknownActor,
     )
 }
 

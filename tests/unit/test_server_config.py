@@ -427,14 +427,26 @@ def test_default_log_config_equals_storages_kafka_defaults():
 # -- known and unknown keys -------------------------------------------------------------
 
 
-def test_known_no_op_keys_load_silently():
+def test_known_keys_not_in_effect_load_with_one_warning_each_naming_the_key():
     props = {"num.network.threads": "3", "num.io.threads": "8", "controller.quorum.voters": "1@localhost:9093",
              "controller.listener.names": "CONTROLLER", "socket.send.buffer.bytes": "102400",
              "process.roles": "broker,controller"}
     cfg, warnings = BrokerConfig.from_properties(props)
-    assert warnings == []
+    assert len(warnings) == len(props)
+    for key, warning in zip(props, warnings):
+        assert warning.startswith(f"{key}=") and "not in effect yet" in warning
     assert cfg.controller_quorum_voters == ("1@localhost:9093",)
     assert cfg.controller_listener_names == ("CONTROLLER",)
+
+
+def test_a_key_not_in_effect_set_to_the_value_zafka_honours_draws_no_warning():
+    # the course example sets these: with no elections and no rebalancing, "false" is what zafka does
+    _, warnings = BrokerConfig.from_properties(
+        {"unclean.leader.election.enable": "false", "auto.leader.rebalance.enable": "false", "compression.type": "producer"}
+    )
+    assert warnings == []
+    _, warnings = BrokerConfig.from_properties({"auto.leader.rebalance.enable": "true", "compression.type": "lz4"})
+    assert [w.split("=")[0] for w in warnings] == ["auto.leader.rebalance.enable", "compression.type"]
 
 
 def test_unknown_key_without_a_close_match_is_still_warned_about():
@@ -637,4 +649,7 @@ def test_help_has_one_line_per_key_with_its_default():
     (line,) = [ln for ln in lines if ln.startswith("num.partitions ")]
     assert "default 1" in line and "int" in line
     (line,) = [ln for ln in lines if ln.startswith("num.io.threads ")]
-    assert "no effect" in line
+    assert line.endswith("[not in effect yet: each zafka actor is its own process with one mailbox; "
+                         "there are no thread pools to size]")
+    (line,) = [ln for ln in lines if ln.startswith("num.partitions ")]
+    assert "not in effect" not in line
