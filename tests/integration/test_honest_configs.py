@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import socket
 import time
 
 import pytest
+import zmq
 
-from wire import Admin, Consumer, Producer, TopicPartition, errors
+from storage import build_batch
+from wire import Admin, Consumer, Producer, TopicPartition, errors, protocol
+from wire.control import Ack, Ping
+from wire.produce import Produce
+from wire.transport import Connection
 
 from . import rawclient
 from .conftest import wait_for
@@ -98,3 +105,92 @@ def test_configs_not_in_effect_are_flagged_in_describe_and_warned_about_when_set
         admin.close()
     controller_log = open(os.path.join(cluster.logs_dir, "controller.log")).read()
     assert "topic flagged: unclean.leader.election.enable=true is accepted but not in effect yet" in controller_log
+
+
+def _free_port_pair(host: str) -> int:
+    """A port p on ``host`` with p-1 free as well (a 1-broker cluster's controller takes base - 1)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        try:
+            with socket.socket() as s:
+                s.bind((host, port - 1))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("no free pair of ports")
+
+
+def test_listeners_choose_the_bound_endpoint_and_advertised_listeners_what_clients_are_told(make_cluster):
+    port = _free_port_pair("127.0.0.4")
+    cluster = make_cluster(brokers=1, config={
+        "listeners": f"PLAINTEXT://127.0.0.4:{port}",
+        "advertised.listeners": f"PLAINTEXT://zafka-advertised.example:{port}",
+    })
+    assert cluster.bootstrap == f"tcp://127.0.0.4:{port}"
+    md = rawclient.metadata(cluster.bootstrap)  # the broker answers where listeners said
+    assert [b.endpoint for b in md.brokers] == [f"tcp://zafka-advertised.example:{port}"]
+
+
+def test_a_frozen_broker_is_fenced_after_the_session_timeout_and_back_when_its_heartbeats_resume(make_cluster):
+    cluster = make_cluster(config={"broker.heartbeat.interval.ms": "100", "broker.session.timeout.ms": "1500"})
+
+    def alive() -> dict[int, bool]:
+        with Admin(bootstrap=cluster.bootstrap) as admin:
+            return {b.id: b.alive for b in admin.describe_cluster().brokers}
+
+    assert alive() == {1: True, 2: True, 3: True}
+    cluster.kill("broker-2", signal.SIGSTOP)
+    frozen_at = time.monotonic()
+    try:
+        wait_for(lambda: alive() == {1: True, 2: False, 3: True}, timeout=15, what="broker 2 fenced")
+        assert time.monotonic() - frozen_at >= 1.0  # not before its session ran out
+    finally:
+        cluster.kill("broker-2", signal.SIGCONT)
+    wait_for(lambda: alive() == {1: True, 2: True, 3: True}, timeout=15, what="broker 2 back")
+    assert all(a.restarts == 0 for a in cluster.actors(memory=False))
+
+
+def test_auto_created_topics_take_num_partitions_and_default_replication_factor(make_cluster):
+    cluster = make_cluster(config={"num.partitions": "3", "default.replication.factor": "2"})
+    with Producer(bootstrap=cluster.bootstrap, acks=1) as producer:
+        producer.send("auto", value=b"x").result(timeout=30)
+    with Admin(bootstrap=cluster.bootstrap) as admin:
+        description = admin.describe_topic("auto")
+    assert len(description.partitions) == 3
+    assert all(len(p.replicas) == 2 for p in description.partitions)
+
+
+@pytest.mark.parametrize("where", ["topic", "broker"])
+def test_min_insync_replicas_above_the_in_sync_count_refuses_acks_all_and_appends_nothing(make_cluster, where):
+    cluster = make_cluster(brokers=1, config={"min.insync.replicas": "2"} if where == "broker" else {})
+    rawclient.create_topic(cluster.bootstrap, "guarded", configs={"min.insync.replicas": "2"} if where == "topic" else {})
+    endpoint = rawclient.leaders(cluster.bootstrap, "guarded")[0]
+    with Connection(endpoint) as conn:
+        with pytest.raises(errors.NotEnoughReplicas, match="min.insync.replicas=2"):
+            conn.call(Produce(topic="guarded", partition=0, acks=-1), [build_batch([b"lost?"])], timeout_ms=5000)
+        ok, _ = conn.call(Produce(topic="guarded", partition=0, acks=1), [build_batch([b"kept"])], timeout_ms=5000)
+    assert ok.base_offset == 0  # the refused batch took no offset
+    assert [r.value for r in _read_all(cluster.bootstrap, "guarded", 1)] == [b"kept"]
+
+
+def test_socket_request_max_bytes_drops_a_bigger_message_and_serves_the_next(make_cluster):
+    limit = 1 << 20
+    cluster = make_cluster(brokers=1, config={"socket.request.max.bytes": str(limit)})
+    target = zmq.Context.instance().socket(zmq.DEALER)
+    target.setsockopt(zmq.LINGER, 0)
+    target.connect(cluster.bootstrap)
+    try:
+        # under the limit: read and answered (an error: a ping carries no payload)
+        target.send_multipart([protocol.encode(Ping(corr=1)), b"\x00" * (limit - 1024)])
+        assert target.poll(5000)
+        assert protocol.decode_response(target.recv_multipart()[0]).error == errors.InvalidRequest.code
+        # over it: ZeroMQ drops the message with the connection, unread
+        target.send_multipart([protocol.encode(Ping(corr=2)), b"\x00" * (limit + 1)])
+        assert not target.poll(1500)
+    finally:
+        target.close(linger=0)
+    with Connection(cluster.bootstrap) as conn:
+        assert isinstance(conn.call(Ping(), timeout_ms=5000)[0], Ack)
+    assert all(a.restarts == 0 for a in cluster.actors(memory=False))
