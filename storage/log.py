@@ -299,7 +299,12 @@ class Log:
         return seg
 
     def flush(self) -> None:
-        """fsync everything appended so far and move the recovery point to the log end."""
+        """fsync everything appended so far and checkpoint the recovery point.
+
+        The recovery point names the active segment's base offset, not the log end:
+        recovery re-checks the active segment whole whatever the checkpoint says, so a
+        finer point would save nothing and cost a segment lookup on open.
+        """
         self._ensure_open()
         self.active.flush()  # closed segments were fsynced when they rolled
         self._checkpoint_recovery_point()

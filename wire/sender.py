@@ -99,6 +99,7 @@ class Sender(threading.Thread):
         self.blocked: set = set()  # ready partitions whose leader has max_in_flight requests already
         self.pending: dict[str, list] = {}  # records of topics without metadata yet
         self.pending_since: dict[str, float] = {}
+        self.partition_wait: dict[tuple, float] = {}  # (topic, partition) unknown to metadata -> since
         self.flushes: list[FlushMarker] = []
         self.seq = 0
         self.outstanding = 0  # records taken from ``incoming`` and not completed
@@ -187,6 +188,11 @@ class Sender(threading.Thread):
         try:
             if partition is None:
                 partition = self.partitioner.partition(topic, key, info.ids, info.available)
+            elif partition not in info.partitions and self._await_partition(topic, partition, now):
+                # the topic may have grown since this metadata: refresh and look again, for up to
+                # max_block_ms, as Kafka's producer waits on metadata for a partition it does not know
+                self._park(item, seq, now)
+                return
             if partition not in info.partitions:
                 raise UnknownTopicOrPartition(
                     f"partition {partition} of topic {topic!r} does not exist: it has partitions {info.ids}"
@@ -195,7 +201,16 @@ class Sender(threading.Thread):
             self._complete_entry(topic, partition, entry, None, exc)
             self.release(item[8])
             return
+        self.partition_wait.pop((topic, partition), None)
         self.acc.append((topic, partition), key, item[3], item[4], item[5], entry, item[8], now)
+
+    def _await_partition(self, topic: str, partition: int, now: float) -> bool:
+        """True while a record for an unknown partition may still wait for fresher metadata."""
+        since = self.partition_wait.setdefault((topic, partition), now)
+        if (now - since) * 1000 < self.cfg.max_block_ms:
+            return True
+        del self.partition_wait[(topic, partition)]
+        return False
 
     def _park(self, item: tuple, seq: int, now: float) -> None:
         """Hold a record until its topic's metadata is known (bounded by ``max_block_ms``)."""
@@ -208,7 +223,9 @@ class Sender(threading.Thread):
 
     def _route_pending(self, now: float) -> None:
         for topic in list(self.pending):
-            if topic in self.metadata.topics:
+            # metadata fetched after the records were parked (a record for a partition the
+            # cached metadata lacked must see a newer answer, or it would be re-parked at once)
+            if topic in self.metadata.topics and self.metadata.last_refresh >= self.pending_since[topic]:
                 del self.pending_since[topic]
                 for item, seq in self.pending.pop(topic):
                     self._route(item, seq, now)

@@ -33,6 +33,26 @@ def wait_for(condition: Callable[[], object], timeout: float = 20.0, interval: f
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_exc})")
 
 
+def stop_all(supervisors: list[Supervisor]) -> None:
+    """Stop every supervisor, newest first; one that fails to stop does not spare the rest.
+
+    Raises once all were tried: the one error as it is, several as an ``ExceptionGroup``.
+    """
+    failures: list[BaseException] = []
+    for sup in reversed(supervisors):
+        try:
+            sup.stop()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, after the others were stopped
+            exc.add_note(f"while stopping the cluster in {getattr(sup, 'data_dir', sup)!r}")
+            failures.append(exc)
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        if all(isinstance(exc, Exception) for exc in failures):
+            raise ExceptionGroup(f"{len(failures)} clusters failed to stop", failures)
+        raise BaseExceptionGroup(f"{len(failures)} clusters failed to stop", failures)
+
+
 @pytest.fixture
 def make_cluster(tmp_path):
     """Start clusters on demand; every one is stopped at teardown, pass or fail."""
@@ -47,8 +67,13 @@ def make_cluster(tmp_path):
         return sup.start()
 
     yield start
-    for sup in reversed(started):
-        sup.stop()
+    try:
+        stop_all(started)
+    except BaseException as exc:
+        leftovers = reap(5)  # whatever a failed stop left running is killed, and named
+        if leftovers:
+            exc.add_note(f"actor processes killed after the failed stop: {leftovers}")
+        raise
     leftovers = reap(5)
     assert not leftovers, f"actor processes outlived the cluster: {leftovers}"
 

@@ -119,11 +119,27 @@ def test_deleting_a_topic_stops_its_leaders_and_removes_its_directories(cluster)
     assert rc.metadata(cluster.bootstrap, ["gone"]).topics[0].error == errors.UnknownTopicOrPartition.code
 
 
+def segment_sizes(partition_dir: str) -> list[tuple[int, int]]:
+    """(base offset, bytes) of every segment file of a partition directory, oldest first."""
+    out = []
+    for entry in os.scandir(partition_dir):
+        stem, _, suffix = entry.name.partition(".")
+        if suffix == "log" and stem.isdigit():
+            try:
+                out.append((int(stem), entry.stat().st_size))
+            except FileNotFoundError:
+                pass  # deleted while we looked
+    return sorted(out)
+
+
 def test_retention_cleaner_deletes_segments_past_retention_bytes(make_cluster):
+    retention_bytes, segment_bytes = 4096, 2048
     sup = make_cluster(brokers=1, config={"log.retention.check.interval.ms": "200"})
-    rc.create_topic(sup.bootstrap, "short", configs={"segment.bytes": "2048", "retention.bytes": "4096"})
+    rc.create_topic(sup.bootstrap, "short", configs={"segment.bytes": str(segment_bytes),
+                                                    "retention.bytes": str(retention_bytes)})
     for i in range(60):
         rc.produce(sup.bootstrap, "short", 0, [os.urandom(100) for _ in range(3)])
+    partition_dir = os.path.join(sup.broker_log_dirs(1)[0], "short-0")
 
     def log_start() -> int:
         endpoint = rc.leaders(sup.bootstrap, "short")[0]
@@ -131,9 +147,29 @@ def test_retention_cleaner_deletes_segments_past_retention_bytes(make_cluster):
             response, _ = conn.call(ListOffsets(topic="short", partition=0, timestamp=EARLIEST))
         return response.offset
 
-    start = wait_for(log_start, what="retention to advance the log start")
+    def settled():
+        """The partition once a retention pass ran after the last append (Kafka's rule holds)."""
+        segments = segment_sizes(partition_dir)
+        size = sum(s for _, s in segments)
+        # retention.bytes deletes the oldest closed segment while the log stays at or
+        # above the limit without it: so it stops where that no longer holds
+        if len(segments) > 1 and size - segments[0][1] >= retention_bytes:
+            return None
+        start = log_start()
+        return (segments, size, start) if start == segments[0][0] else None
+
+    segments, size, start = wait_for(settled, what="retention to delete every segment it may")
+    assert start > 0, "nothing was deleted"
+    # never deleted below the limit: the log holds at least retention.bytes, so closed
+    # segments are kept (the active one alone is smaller than segment.bytes < retention.bytes)
+    assert size >= retention_bytes, f"{size} bytes left of a {retention_bytes}-byte retention: {segments}"
+    assert len(segments) >= 2
+    # ... and the oldest kept segment could not go without taking the log below the limit
+    assert size - segments[0][1] < retention_bytes
+    assert size < retention_bytes + segment_bytes
+    # what is left is the newest stretch of the log, whole: every offset from the log start on
     records = rc.read_partition(sup.bootstrap, "short", 0)
-    assert records[0][0] >= start and records[-1][0] == 179
+    assert [offset for offset, _ in records] == list(range(start, 180))
 
 
 def test_retention_ms_changed_at_run_time_takes_effect(make_cluster):

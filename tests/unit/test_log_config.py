@@ -23,6 +23,7 @@ KAFKA_DEFAULTS = {
     "max_message_bytes": 1_048_588,  # 1 MiB + record batch overhead
     "flush_messages": None,  # None: never force an fsync, rely on the page cache
     "flush_ms": None,
+    "message_timestamp_type": "CreateTime",  # log.message.timestamp.type
 }
 
 
@@ -131,9 +132,38 @@ def _configs_for(key: str, value) -> tuple[dict, dict]:
     return ({key: value}, {}) if key in topic_keys else ({}, {key: value})
 
 
+# key -> (LogConfig attribute, the value it takes from the key's minimum), written out
+# here: log.roll.hours counts hours, so its minimum of 1 is 3 600 000 ms of segment.ms.
+APPLIED_MINIMUMS = {
+    "segment.bytes": ("segment_bytes", 14),
+    "log.segment.bytes": ("segment_bytes", 14),
+    "segment.ms": ("segment_ms", 1),
+    "log.roll.ms": ("segment_ms", 1),
+    "log.roll.hours": ("segment_ms", 3_600_000),
+    "index.interval.bytes": ("index_interval_bytes", 0),
+    "log.index.interval.bytes": ("index_interval_bytes", 0),
+    "flush.messages": ("flush_messages", 1),
+    "log.flush.interval.messages": ("flush_messages", 1),
+    "flush.ms": ("flush_ms", 0),
+    "log.flush.interval.ms": ("flush_ms", 0),
+    "max.message.bytes": ("max_message_bytes", 0),
+    "message.max.bytes": ("max_message_bytes", 0),
+}
+
+
+def test_every_minimum_has_an_expected_applied_value():
+    assert sorted(APPLIED_MINIMUMS) == sorted(k for k, _ in MINIMUMS)
+
+
 @pytest.mark.parametrize("key, minimum", MINIMUMS)
 def test_value_at_minimum_is_accepted(key, minimum):
-    LogConfig.from_configs(*_configs_for(key, str(minimum)))
+    attr, expected = APPLIED_MINIMUMS[key]
+    cfg = LogConfig.from_configs(*_configs_for(key, str(minimum)))
+    assert getattr(cfg, attr) == expected
+    assert expected != KAFKA_DEFAULTS[attr]  # the check can tell "applied" from "ignored"
+    # nothing else moves
+    defaults = as_dict(LogConfig.from_configs())
+    assert {k: v for k, v in as_dict(cfg).items() if k != attr} == {k: v for k, v in defaults.items() if k != attr}
 
 
 @pytest.mark.parametrize("key, minimum", MINIMUMS)
@@ -194,6 +224,7 @@ def test_with_overrides_applies_changed_topic_keys_and_keeps_the_rest():
         "max_message_bytes": 1_048_588,
         "flush_messages": 7,
         "flush_ms": None,
+        "message_timestamp_type": "CreateTime",
     }
 
 
