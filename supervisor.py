@@ -151,6 +151,8 @@ class Supervisor:
         self.max_seconds = float(self.props.get("supervisor.max.seconds", "30"))
         self.backoff_s = int(self.props.get("supervisor.restart.backoff.ms", "100")) / 1000
         self.backoff_max_s = int(self.props.get("supervisor.restart.backoff.max.ms", "5000")) / 1000
+        if not start_timeout > 0:  # also refuses nan
+            raise ValueError(f"start_timeout must be a positive number of seconds, got {start_timeout!r}")
         self.start_timeout = start_timeout
         self.children: dict[str, Child] = {}
         self._lock = threading.RLock()
@@ -254,22 +256,25 @@ class Supervisor:
 
     def _wait_until_serving(self) -> None:
         deadline = time.monotonic() + self.start_timeout
-        last_error: Exception | None = None
+        last_problem = "no broker asked yet"
         while time.monotonic() < deadline:
             failed = [c.name for c in self.children.values() if c.state == "failed"]
             if failed:
                 raise RuntimeError(f"actors failed to start: {', '.join(failed)}; see {self.logs_dir}")
             try:
+                left_ms = int((deadline - time.monotonic()) * 1000)
                 with Connection(self.bootstrap) as conn:
-                    response, _ = conn.call(DescribeCluster(), timeout_ms=1000)
+                    response, _ = conn.call(DescribeCluster(), timeout_ms=max(1, min(1000, left_ms)))
                 alive = {b.id for b in response.brokers if b.alive}
                 if set(self.broker_ids) <= alive and response.controller_endpoint:
                     return
+                missing = sorted(set(self.broker_ids) - alive)
+                last_problem = f"brokers {missing} not registered yet" if missing else "no controller yet"
             except errors.ZafkaError as exc:
-                last_error = exc
+                last_problem = str(exc)
             time.sleep(0.05)
         raise TimeoutError(
-            f"cluster did not serve within {self.start_timeout:.0f} s ({last_error}); see {self.logs_dir}"
+            f"cluster did not serve within {self.start_timeout:g} s ({last_problem}); see {self.logs_dir}"
         )
 
     def stop(self) -> None:

@@ -17,7 +17,7 @@ import threading
 import time
 
 from . import main as cli
-from .output import CommandError, Progress, duration, info, mb, table, wait_with_progress, warn
+from .output import CommandError, Progress, duration, info, mb, seconds, table, wait_with_progress, warn
 
 READY_MARK = "zafka: cluster serving"
 DEFAULT_PORT = 9092
@@ -134,11 +134,20 @@ def _serve(args, *, brokers: int, controller: str | None, broker_ids: list[int] 
         raise KeyboardInterrupt
 
     previous_term = signal.signal(signal.SIGTERM, interrupt)
+    started = False
     try:
         with Progress(f"starting {what} in {data_dir}...", stream=sys.stdout, done="ok"):
             supervisor.start()
-    except (TimeoutError, RuntimeError) as exc:
+        started = True
+    except TimeoutError:
+        # Our own words, not the supervisor's: its message rounds the timeout to whole
+        # seconds ("0 s" for 0.001) and can end in "(None)" when no attempt failed.
+        raise CommandError(_not_serving(args.start_timeout, supervisor.logs_dir)) from None
+    except RuntimeError as exc:
         raise CommandError(f"the cluster did not start: {exc}") from None
+    finally:
+        if not started:  # the serving loop below restores it otherwise
+            signal.signal(signal.SIGTERM, previous_term)
 
     stopping = threading.Event()
 
@@ -169,6 +178,11 @@ def _serve(args, *, brokers: int, controller: str | None, broker_ids: list[int] 
         signal.signal(signal.SIGINT, signal.default_int_handler)
     info("cluster stopped")
     return 0
+
+
+def _not_serving(start_timeout: float, where: str) -> str:
+    return (f"the cluster did not serve within {seconds(start_timeout)} s (--start-timeout {seconds(start_timeout)}); "
+            f"see {where}, or allow more time with a larger --start-timeout")
 
 
 def _port(args) -> int:
@@ -261,7 +275,7 @@ def _detach(args, data_dir: str, what: str) -> int:
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
-            raise CommandError(f"the cluster did not serve within {args.start_timeout:.0f} s; see {out_path}")
+            raise CommandError(_not_serving(args.start_timeout, out_path))
         if time.monotonic() >= next_dot:
             print(".", end="", flush=True)
             next_dot += 1
@@ -334,7 +348,7 @@ def stop(args) -> int:
                               args.timeout, stream=sys.stdout, done="done")
     if not gone:
         raise CommandError(
-            f"the supervisor (pid {pid}) is still running after {args.timeout:.0f} s; see "
+            f"the supervisor (pid {pid}) is still running after {seconds(args.timeout)} s; see "
             f"{reg.get('logs_dir')}; `kill {pid}` ends it"
         )
     info(f"cluster stopped (data dir {reg.get('data_dir')})")

@@ -13,17 +13,15 @@ import importlib
 import os
 import sys
 
-from .output import PROG, CommandError, format_error, print_error
+from . import endpoints as _endpoints
+from . import plan as _plan
+from .output import PROG, CommandError, UsageError, format_error, print_error
 
 DEFAULT_BOOTSTRAP = "tcp://127.0.0.1:9092"
 DEFAULT_DATA_DIR = "./zafka-data"
 SIGNALS = ("KILL", "TERM", "INT", "STOP", "CONT", "HUP")
 ACKS = ("all", "-1", "0", "1")
 COMPRESSION = ("none", "gzip", "snappy", "lz4", "zstd")
-
-
-class UsageError(Exception):
-    """Bad command-line usage (exit code 2), raised instead of argparse's print-and-exit."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -77,6 +75,31 @@ def port_number(text: str) -> int:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def endpoint_list(text: str) -> str:
+    """``--bootstrap``: comma-separated endpoints, checked and normalised (``tcp://`` added)."""
+    try:
+        return ",".join(_endpoints.parse_endpoints(text))
+    except _endpoints.EndpointError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def endpoint(text: str) -> str:
+    try:
+        return _endpoints.parse_endpoint(text)
+    except _endpoints.EndpointError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def signal_name(text: str) -> str:
     name = text.strip().upper().removeprefix("SIG")
     if name not in SIGNALS:
@@ -96,9 +119,10 @@ def separator(text: str) -> str:
 def _common() -> argparse.ArgumentParser:
     """Options every command takes, before or after the command name."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--bootstrap", default=argparse.SUPPRESS, metavar="ENDPOINTS",
-                        help="broker endpoint(s), comma-separated (default: $ZAFKA_BOOTSTRAP, the running "
-                             f"cluster's registry in the data dir, or {DEFAULT_BOOTSTRAP})")
+    common.add_argument("--bootstrap", type=endpoint_list, default=argparse.SUPPRESS, metavar="ENDPOINTS",
+                        help="broker endpoint(s) tcp://host:port, comma-separated (default: $ZAFKA_BOOTSTRAP, "
+                             f"the running cluster's registry in the data dir, or {DEFAULT_BOOTSTRAP}); "
+                             f"a command fails after {_endpoints.NO_ANSWER_TIMEOUT_S:g} s if none answers")
     common.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
                         help=f"the cluster's data directory (default: $ZAFKA_DATA_DIR or {DEFAULT_DATA_DIR})")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
@@ -129,12 +153,13 @@ def build_parser() -> Parser:
     _server_options(p)
     p = leaf(cluster, "status", ("cluster", "status"), "where the cluster serves and where its logs are")
     p = leaf(cluster, "stop", ("cluster", "stop"), "stop the cluster running in the data dir")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds to wait (default 60)")
+    p.add_argument("--timeout", type=positive_seconds, default=60.0, metavar="S", help="seconds to wait (default 60)")
 
     broker = group("broker", "run brokers that join an existing controller")
     p = leaf(broker, "start", ("cluster", "broker_start"), "run one broker's actors under their own supervisor")
     p.add_argument("--id", type=non_negative_int, required=True, dest="broker_id", help="broker id")
-    p.add_argument("--controller", required=True, metavar="tcp://HOST:PORT", help="the controller's endpoint")
+    p.add_argument("--controller", type=endpoint, required=True, metavar="tcp://HOST:PORT",
+                   help="the controller's endpoint")
     _server_options(p)
 
     # actors and kill -----------------------------------------------------------------------------
@@ -173,7 +198,10 @@ def build_parser() -> Parser:
     p.add_argument("pairs", nargs="*", type=key_value, metavar="KEY=VALUE")
     p.add_argument("--delete", action="append", default=[], metavar="KEY",
                    help="remove an override so the broker default applies again (repeatable)")
-    leaf(configs, "help", ("topics", "configs_help"), "the topic configs zafka knows, with defaults")
+    p = leaf(configs, "help", ("topics", "configs_help"),
+             "the topic configs zafka knows, with defaults (--broker: server.properties keys); "
+             "keys not in effect yet say so")
+    p.add_argument("--broker", action="store_true", help="list the broker keys of server.properties instead")
 
     # produce / consume ----------------------------------------------------------------------------------
     p = leaf(sub, "produce", ("clients", "produce"), "send lines from stdin, one record per line")
@@ -235,19 +263,45 @@ def build_parser() -> Parser:
 
     # plan ---------------------------------------------------------------------------------------------------
     plan = group("plan", "capacity planning: the course's disk and broker formulas")
-    p = leaf(plan, "disk", ("planning", "disk"), "disk needed for a retention period")
-    _disk_options(p, required=True)
-    p = leaf(plan, "brokers", ("planning", "brokers"), "brokers needed for throughput, disk and replication")
-    p.add_argument("--ingress", required=True, metavar="RATE", help="peak produce rate, e.g. 50MB/s")
-    p.add_argument("--egress", metavar="RATE",
-                   help="peak consume rate, e.g. 150MB/s (default: ingress × --consumer-groups)")
-    p.add_argument("--consumer-groups", type=positive_int, default=1,
-                   help="groups reading everything, when --egress is not given (default 1)")
-    p.add_argument("--write-per-broker", required=True, metavar="RATE", help="a broker's sustained write rate")
-    p.add_argument("--read-per-broker", metavar="RATE", help="a broker's sustained read rate")
-    p.add_argument("--total-disk", metavar="SIZE", help="total disk (or give the `plan disk` flags)")
-    p.add_argument("--disk-per-broker", metavar="SIZE", help="usable disk per broker, e.g. 2TB")
-    _disk_options(p, required=False)
+    p = leaf(plan, "disk", ("planning", "disk"),
+             "disk needed: messages/day × size × replicas × retention days × (1 + index overhead) "
+             "× compression ratio; every default is the course's worked example (≈2.25 TB)")
+    _disk_options(p, replicas_default=_plan.COURSE_DISK["replicas"])
+    p.add_argument("--from-topic", metavar="TOPIC",
+                   help="measure --message-size and --compression-ratio on this topic of a running cluster "
+                        "(see --bootstrap); flags given explicitly still win")
+    p = leaf(plan, "brokers", ("planning", "brokers"),
+             "brokers needed: --model bandwidth (the course's formula, default: ≈30 brokers for its example) "
+             "or --model throughput (write/read rates, disk per broker, replication)")
+    p.add_argument("--model", choices=("bandwidth", "throughput"), default="bandwidth",
+                   help="bandwidth: ⌈data × 8 ÷ window ÷ (link × ceiling × normal share)⌉ × replicas (default); "
+                        "throughput: max of write, read, disk and replication terms")
+    p.add_argument("--replicas", "--replication-factor", dest="replicas", type=positive_int,
+                   default=_plan.COURSE_BANDWIDTH["replicas"], metavar="N",
+                   help=f"copies of every byte (default {_plan.COURSE_BANDWIDTH['replicas']})")
+    b = {k: str(v).replace("%", "%%") for k, v in _plan.COURSE_BANDWIDTH.items()}  # argparse formats help with %
+    bw = p.add_argument_group("bandwidth model (defaults: the course's example)")
+    bw.add_argument("--data", metavar="SIZE", help=f"data to take in per window (default {b['data']})")
+    bw.add_argument("--window", metavar="DURATION",
+                    help=f"time to take it in, e.g. 1h, 3600 (bare number: seconds; default {b['window']})")
+    bw.add_argument("--link-bandwidth", metavar="RATE",
+                    help=f"each broker's network link, e.g. 1Gbps, 10Gbps (default {b['link_bandwidth']})")
+    bw.add_argument("--ceiling", metavar="FRACTION",
+                    help=f"the most of a link to ever plan for (default {b['ceiling']})")
+    bw.add_argument("--normal-share", metavar="FRACTION",
+                    help="the part of that for normal traffic, leaving the rest for peaks and catch-up "
+                         f"(default {b['normal_share']})")
+    tp = p.add_argument_group("throughput model")
+    tp.add_argument("--ingress", metavar="RATE", help="peak produce rate, e.g. 50MB/s (needed by this model)")
+    tp.add_argument("--egress", metavar="RATE",
+                    help="peak consume rate, e.g. 150MB/s (default: ingress × --consumer-groups)")
+    tp.add_argument("--consumer-groups", type=positive_int, default=None, metavar="N",
+                    help="groups reading everything, when --egress is not given (default 1)")
+    tp.add_argument("--write-per-broker", metavar="RATE", help="a broker's sustained write rate (needed by this model)")
+    tp.add_argument("--read-per-broker", metavar="RATE", help="a broker's sustained read rate")
+    tp.add_argument("--total-disk", metavar="SIZE", help="total disk (or give the `plan disk` flags)")
+    tp.add_argument("--disk-per-broker", metavar="SIZE", help="usable disk per broker, e.g. 2TB")
+    _disk_options(tp, replicas_default=None)
     return parser
 
 
@@ -261,20 +315,34 @@ def _server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="interface to listen on (default 127.0.0.1 or the config's listeners)")
     p.add_argument("--detach", action="store_true",
                    help="run in the background (output to <data-dir>/logs/cluster.out)")
-    p.add_argument("--start-timeout", type=float, default=60.0, metavar="S", help="seconds to wait (default 60)")
+    p.add_argument("--start-timeout", type=positive_seconds, default=60.0, metavar="S",
+                   help="seconds to wait for the cluster to serve (default 60)")
     p.add_argument("--ready-file", help=argparse.SUPPRESS)
 
 
-def _disk_options(p: argparse.ArgumentParser, required: bool) -> None:
-    rate = p.add_mutually_exclusive_group(required=required)
-    rate.add_argument("--messages-per-day", metavar="N", help="e.g. 100M, 1e8, 100,000,000")
-    rate.add_argument("--messages-per-sec", metavar="N", help="average rate (× 86400 per day)")
-    p.add_argument("--message-size", required=required, metavar="SIZE", help="average message size, e.g. 1KB")
-    p.add_argument("--retention", required=required, metavar="DURATION", help="e.g. 7d, 168h (bare number: days)")
-    p.add_argument("--replication-factor", type=positive_int, default=3, help="(default 3)")
-    p.add_argument("--headroom", default="0", metavar="FRACTION", help="spare capacity, e.g. 0.2 or 20%% (default 0)")
-    p.add_argument("--compression-ratio", type=float, default=None, metavar="R",
-                   help="uncompressed ÷ compressed size, e.g. 2 (default: none)")
+def _disk_options(p, replicas_default: int | None) -> None:
+    """The `plan disk` flags; left at None so a handler knows what was given (it fills the course's values)."""
+    d = {k: str(v).replace("%", "%%") for k, v in _plan.COURSE_DISK.items()}  # argparse formats help with %
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--messages-per-day", metavar="N",
+                      help=f"e.g. 100M, 1e8, 1亿, 100,000,000 (default {d['messages_per_day']})")
+    rate.add_argument("--messages-per-sec", metavar="N", help="average rate instead (× 86400 per day)")
+    p.add_argument("--message-size", metavar="SIZE",
+                   help=f"average message size, e.g. 1KB (default {d['message_size']})")
+    if replicas_default is not None:
+        p.add_argument("--replicas", "--replication-factor", dest="replicas", type=positive_int,
+                       default=replicas_default, metavar="N",
+                       help=f"copies of every message (default {replicas_default})")
+    p.add_argument("--retention", metavar="DURATION",
+                   help=f"how long messages are kept, e.g. 14d, 336h (bare number: days; default {d['retention']})")
+    p.add_argument("--index-overhead", metavar="FRACTION",
+                   help=f"index files beside the log, e.g. 10%% or 0.1 (default {d['index_overhead']})")
+    ratio = p.add_mutually_exclusive_group()
+    ratio.add_argument("--compression-ratio", metavar="R",
+                       help=f"compressed ÷ uncompressed, at most 1 (default {d['compression_ratio']})")
+    ratio.add_argument("--uncompressed-over-compressed", metavar="R",
+                       help="the inverse, uncompressed ÷ compressed (e.g. 4 for 4:1); used as 1/R")
+    p.add_argument("--headroom", metavar="FRACTION", help="spare capacity on top, e.g. 20%% (default 0)")
 
 
 # -- shared resolution of defaults ----------------------------------------------------------------
@@ -290,16 +358,50 @@ def registry(args) -> dict:
     return read_registry(data_dir(args))
 
 
-def bootstrap(args) -> str:
-    """``--bootstrap``, else ``$ZAFKA_BOOTSTRAP``, else the data dir's running cluster, else the default."""
-    explicit = getattr(args, "bootstrap", None) or os.environ.get("ZAFKA_BOOTSTRAP")
-    if explicit:
-        return explicit
+def resolve_bootstrap(args) -> tuple[str, str]:
+    """(endpoints, where they came from): ``--bootstrap``, ``$ZAFKA_BOOTSTRAP``, the running cluster, the default.
+
+    ``--bootstrap`` was checked by argparse; the others are checked here, so a bad
+    value fails naming its source. An empty ``$ZAFKA_BOOTSTRAP`` counts as unset
+    (``ZAFKA_BOOTSTRAP= zafka ...`` is how a shell unsets it for one command); an
+    empty ``--bootstrap`` is an error, never the default.
+    """
+    flag = getattr(args, "bootstrap", None)
+    if flag is not None:
+        return flag, "--bootstrap"
+    env = os.environ.get("ZAFKA_BOOTSTRAP", "")
+    if env.strip():
+        return _checked(env, "$ZAFKA_BOOTSTRAP"), "$ZAFKA_BOOTSTRAP"
     try:
         reg = registry(args)
     except (OSError, ValueError):
-        return DEFAULT_BOOTSTRAP
-    return reg.get("bootstrap_servers") or reg.get("bootstrap") or DEFAULT_BOOTSTRAP
+        return DEFAULT_BOOTSTRAP, "the default bootstrap; no cluster registry in " + data_dir(args)
+    value = reg.get("bootstrap_servers") or reg.get("bootstrap")
+    if not value:
+        return DEFAULT_BOOTSTRAP, "the default bootstrap"
+    where = f"the cluster registry {os.path.join(data_dir(args), 'supervisor.json')}"
+    return _checked(value, where), where
+
+
+def _checked(value: str, source: str) -> str:
+    try:
+        return ",".join(_endpoints.parse_endpoints(value))
+    except _endpoints.EndpointError as exc:
+        raise UsageError(f"{source}: {exc}") from None
+
+
+def bootstrap(args) -> str:
+    """The bootstrap endpoints a command should use, once one of them has answered.
+
+    Asking first turns "no cluster there" into one line after a few seconds
+    (``endpoints.NO_ANSWER_TIMEOUT_S``) instead of the clients' 30 s of retries.
+    """
+    from .output import Progress
+
+    value, source = resolve_bootstrap(args)
+    with Progress(f"waiting for a broker at {value}...", delay=1.0, enabled=None):  # dots on a terminal only
+        _endpoints.check_answers(value.split(","), source)
+    return value
 
 
 # -- dispatch ------------------------------------------------------------------------------------
@@ -350,18 +452,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _error_types() -> tuple[type[BaseException], ...]:
+    """The exceptions printed as their own message; anything else is an "internal error".
+
+    Importing the modules that define them runs outside main's error handling, so
+    a module that fails to import (any exception, not only ImportError) is skipped
+    here: the command that needs it reports that in one line.
+    """
     types: list[type[BaseException]] = [OSError, ValueError, TimeoutError, RuntimeError, LookupError]
     try:
         from wire.errors import ZafkaError
 
         types.insert(0, ZafkaError)
-    except ImportError:
+    except Exception:  # noqa: BLE001 - see the docstring
         pass
     try:
         from actors.config import ConfigError
 
         types.insert(0, ConfigError)
-    except ImportError:
+    except Exception:  # noqa: BLE001 - see the docstring
         pass
     return tuple(types)
 
@@ -388,7 +496,7 @@ def _newline_if_tty() -> None:
         pass
 
 
-__all__ = ["main", "build_parser", "format_error", "bootstrap", "data_dir", "registry"]
+__all__ = ["main", "build_parser", "format_error", "bootstrap", "resolve_bootstrap", "data_dir", "registry"]
 
 if __name__ == "__main__":
     sys.exit(main())

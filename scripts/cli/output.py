@@ -18,6 +18,15 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
+class UsageError(Exception):
+    """Bad command-line usage (exit code 2), raised instead of argparse's print-and-exit.
+
+    Defined here rather than in ``main``: under ``python -m scripts.cli.main`` that
+    module runs as ``__main__`` and is imported a second time by the command
+    modules, so a class defined in it would exist twice and escape ``except``.
+    """
+
+
 def error_message(exc: BaseException) -> str:
     """The text of an exception as one line (no traceback, no ``[Errno 2]`` noise)."""
     if isinstance(exc, OSError) and exc.strerror and len(exc.args) >= 2:
@@ -108,6 +117,11 @@ def human_bytes(num_bytes: float) -> str:
     return f"{value:.2f} EB"  # unreachable
 
 
+def seconds(value: float) -> str:
+    """A number of seconds as typed: ``0.001``, ``2.5``, ``60`` (``:.0f`` would print 0.001 as ``0``)."""
+    return f"{value:g}"
+
+
 def duration(seconds: float) -> str:
     """Uptime style: 45s, 3m12s, 2h05m, 3d04h."""
     s = int(max(seconds, 0))
@@ -130,10 +144,13 @@ class Progress:
 
     ``delay`` holds the label back so steps that finish quickly print nothing;
     ``enabled=None`` shows progress only on a terminal (piped output stays clean).
+    ``wait(timeout) -> stopped`` is how the progress thread sleeps between dots; it
+    is a parameter so tests can drive :meth:`run` with a fake clock instead of
+    sleeping.
     """
 
     def __init__(self, label: str, *, stream=None, delay: float = 0.0, interval: float = 1.0,
-                 enabled: bool | None = True, done: str = ""):
+                 enabled: bool | None = True, done: str = "", wait=None):
         self.label = label
         self.stream = stream or sys.stderr
         self.delay = delay
@@ -146,6 +163,7 @@ class Progress:
         self.enabled = enabled
         self.done = done
         self._stop = threading.Event()
+        self._wait = wait or self._stop.wait
         self._shown = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -157,22 +175,24 @@ class Progress:
         except (OSError, ValueError):
             pass
 
-    def _run(self) -> None:
-        if self._stop.wait(self.delay):
+    def run(self) -> None:
+        """The progress thread's loop: the label after ``delay``, then a dot every ``interval`` until stopped."""
+        if self._wait(self.delay):
             return
         with self._lock:
             if self._stop.is_set():
                 return
             self._write(self.label)
             self._shown = True
-        while not self._stop.wait(self.interval):
+        while not self._wait(self.interval):
             with self._lock:
-                if not self._stop.is_set():
-                    self._write(".")
+                if self._stop.is_set():
+                    return
+                self._write(".")
 
     def __enter__(self) -> "Progress":
         if self.enabled:
-            self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
+            self._thread = threading.Thread(target=self.run, name="progress", daemon=True)
             self._thread.start()
         return self
 

@@ -1,11 +1,33 @@
 """Capacity planning: the course's disk and broker-count formulas, as pure functions.
 
-Disk::
+Disk (the course's worked example: 1亿 messages/day of 1 KB, 2 replicas, 14 days,
+10 % index overhead, compression ratio 0.75)::
 
-    disk = messages/day × average message size × retention (days) × replication factor
-           × (1 + headroom) [÷ compression ratio]
+    disk = messages/day × message size × replicas × retention days
+           × (1 + index overhead) × compression ratio [× (1 + headroom)]
 
-Brokers::
+    1e8 × 1 KB × 2 = 200 GB/day; × 14 days = 2.8 TB; × 1.1 = 3.08 TB; × 0.75 = 2.31 TB
+
+The compression ratio is the notes' own: compressed ÷ uncompressed (0.75 means the
+data shrinks to three quarters). The notes round 3.08 TB to "≈3 TB" before
+compressing and so arrive at 2.25 TB; :func:`disk_plan` keeps the exact value as
+the answer (rounding 3.08 down to 3 would under-buy disk by 2.6 %) and gives the
+notes' rounded figure beside it (``DiskPlan.rough``), so both can be compared.
+
+Brokers, bandwidth model (the course's: 1 TB to take in within 1 h, 1 Gbps links
+used up to 70 %, a third of that for normal traffic, 3 replicas)::
+
+    usable = link bandwidth × ceiling × normal share          1 Gbps × 70 % × 1/3 = 233 Mbps
+    needed = data × 8 ÷ window                                1 TB × 8 ÷ 3600 s = 2,222 Mbps
+    brokers = ⌈needed ÷ usable⌉ × replicas                    ⌈9.52⌉ = 10, × 3 = 30
+
+Units are decimal throughout (1 TB = 10¹² bytes, 1 Gbps = 10⁹ bit/s, as disks and
+links are sold). The notes count 1 TB as 1024 × 1024 MB (8,388,608 Mb ÷ 3600 s ≈
+2,330 Mbps) and round 233 Mbps to ≈240; either way the answer is 30, because the
+brokers for one copy are rounded up before multiplying by the replicas, as the
+notes do (``⌈x⌉ × r`` is never less than ``⌈x × r⌉``: it errs towards capacity).
+
+Brokers, throughput model::
 
     brokers = max( ceil(peak ingress × RF / per-broker write throughput),
                    ceil(peak egress / per-broker read throughput),
@@ -16,10 +38,12 @@ Ingress is multiplied by the replication factor because every byte produced is
 written RF times (once by the leader, once by each follower); egress is what the
 consumers read. At least RF brokers are needed to place RF replicas at all.
 
-Units: sizes are decimal (``1KB`` = 1000 bytes, ``2TB`` = 2·10¹² bytes, as disks are
-sold); ``KiB``/``MiB``/``GiB``/``TiB`` are binary. Rates take ``/s`` (``50MB/s``).
-Durations take ``ms``, ``s``, ``m``, ``min``, ``h``, ``d``, ``w`` (``7d``, ``168h``).
-Counts take ``k``, ``M``/``m``, ``G``/``B`` (``1.5M`` messages), commas and ``1e6``.
+Units: sizes are decimal (``1KB`` = 1000 bytes, ``2TB`` = 2·10¹² bytes);
+``KiB``/``MiB``/``GiB``/``TiB`` are binary. Byte rates take ``/s`` (``50MB/s``); bit
+rates ``bps`` (``1Gbps``, ``100Mbit/s``). Durations take ``ms``, ``s``, ``m``,
+``min``, ``h``, ``d``, ``w`` (``7d``, ``168h``). Counts take ``k``, ``M``/``m``,
+``G``/``B`` (``1.5M`` messages), ``亿`` (10⁸) and ``万`` (10⁴), commas and ``1e6``.
+Fractions take ``0.7``, ``70%`` or ``1/3``.
 """
 
 from __future__ import annotations
@@ -42,11 +66,24 @@ DURATION_UNITS_S = {
     "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
     "d": 86400, "day": 86400, "days": 86400, "w": 7 * 86400, "week": 7 * 86400, "weeks": 7 * 86400,
 }
-COUNT_UNITS = {"": 1, "k": 10**3, "m": 10**6, "mm": 10**6, "g": 10**9, "b": 10**9, "bn": 10**9, "t": 10**12}
+COUNT_UNITS = {"": 1, "k": 10**3, "m": 10**6, "mm": 10**6, "g": 10**9, "b": 10**9, "bn": 10**9, "t": 10**12,
+               "万": 10**4, "亿": 10**8}
+BIT_PREFIXES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+                "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
 DAY_S = 86400
 
+# The course's worked examples: what `zafka plan disk` and `zafka plan brokers` assume for flags not given.
+COURSE_DISK = {
+    "messages_per_day": "100M", "message_size": "1KB", "replicas": 2, "retention": "14d",
+    "index_overhead": "10%", "compression_ratio": "0.75", "headroom": "0",
+}
+COURSE_BANDWIDTH = {
+    "data": "1TB", "window": "1h", "link_bandwidth": "1Gbps", "ceiling": "70%", "normal_share": "1/3", "replicas": 3,
+}
+
 _NUMBER = r"([0-9][0-9_,]*(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?)"
-_QUANTITY = re.compile(r"^\s*" + _NUMBER + r"\s*([A-Za-z]*)\s*$")
+_QUANTITY = re.compile(r"^\s*" + _NUMBER + r"\s*([A-Za-z万亿]*)\s*$")
+_BITRATE = re.compile(r"^\s*" + _NUMBER + r"\s*([kKmMgGtT]i?)?(bps|bit/s|bits/s|b/s|Bps|B/s|byte/s|bytes/s)?\s*$")
 
 
 def _split(text: str, what: str, example: str) -> tuple[float, str]:
@@ -121,39 +158,152 @@ def parse_count(text: str | float, what: str = "count") -> float:
     return value * factor
 
 
+def parse_bitrate(text: str | float, what: str = "bandwidth") -> float:
+    """A link speed in bits/s: ``1Gbps`` → 1e9, ``100Mbit/s``, ``10G``; byte rates (``125MB/s``) × 8.
+
+    ``b`` is a bit and ``B`` a byte, as network gear writes them; prefixes are
+    decimal (``Gi`` for binary).
+    """
+    if isinstance(text, (int, float)):
+        value, prefix, unit = float(text), "", "bps"
+    else:
+        m = _BITRATE.match(str(text))
+        if not m:
+            raise ValueError(f"{what} {text!r} is not a bit rate (e.g. 1Gbps, 100Mbps, 10Gbit/s, 125MB/s)")
+        value, _ = _split(m.group(1), what, "1Gbps, 100Mbps")
+        prefix, unit = (m.group(2) or ""), (m.group(3) or "bps")
+    if value < 0:
+        raise ValueError(f"{what} {text!r} must not be negative")
+    bits = value * BIT_PREFIXES[prefix.lower()]
+    return bits * 8 if unit[0] == "B" else bits
+
+
 def parse_fraction(text: str | float, what: str = "headroom") -> float:
-    """``0.2``, ``20%`` → 0.2."""
+    """``0.2``, ``20%`` → 0.2; ``1/3`` → 0.333…"""
     raw = str(text).strip()
     try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise ValueError(f"{what} {text!r} is not a fraction (e.g. 0.2 or 20%)") from None
+        if raw.endswith("%"):
+            value = float(raw[:-1]) / 100
+        elif "/" in raw:
+            num, den = raw.split("/", 1)
+            value = float(num) / float(den)
+        else:
+            value = float(raw)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"{what} {text!r} is not a fraction (e.g. 0.2, 20% or 1/3)") from None
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{what} {text!r} must be a fraction >= 0 (e.g. 0.2 or 20%)")
+        raise ValueError(f"{what} {text!r} must be a fraction >= 0 (e.g. 0.2, 20% or 1/3)")
+    return value
+
+
+def parse_share(text: str | float, what: str) -> float:
+    """A fraction of something that exists: more than 0, at most all of it."""
+    value = parse_fraction(text, what)
+    if not 0 < value <= 1:
+        raise ValueError(f"{what} {text!r} must be more than 0 and at most 1 (e.g. 70% or 1/3)")
+    return value
+
+
+def parse_compression_ratio(text: str | float, what: str = "--compression-ratio") -> float:
+    """The notes' compressed ÷ uncompressed: more than 0, at most 1.
+
+    Above 1 is refused rather than taken: it is almost certainly the inverse
+    (uncompressed ÷ compressed, which this flag meant before), and taking it would
+    multiply the disk instead of shrinking it.
+    """
+    value = parse_fraction(text, what)
+    if value <= 0:
+        raise ValueError(f"{what} {text!r} must be more than 0 (compressed ÷ uncompressed, e.g. 0.75)")
+    if value > 1:
+        raise ValueError(
+            f"{what} {text!r} is compressed ÷ uncompressed and cannot exceed 1 (e.g. 0.75); "
+            f"for uncompressed ÷ compressed use --uncompressed-over-compressed {text}"
+        )
     return value
 
 
 # -- formulas ---------------------------------------------------------------------------
 
-def disk_bytes(messages_per_day: float, message_size_bytes: float, retention_days: float,
-               replication_factor: int, headroom: float = 0.0, compression_ratio: float = 1.0) -> float:
-    """Total disk the cluster needs, in bytes.
+def round_like_notes(x: float) -> float:
+    """One significant figure, as the notes round 3.08 TB to ≈3 TB."""
+    if x <= 0:
+        return x
+    exponent = math.floor(math.log10(x))
+    return round(x / 10**exponent) * 10**exponent
 
-    ``compression_ratio`` is uncompressed ÷ compressed (2.0: batches shrink to half).
-    """
-    if replication_factor < 1:
-        raise ValueError("replication factor must be at least 1")
+
+@dataclass
+class DiskPlan:
+    """Each step of the course's disk formula, in bytes, so the output can show every one."""
+
+    per_day: float  # messages/day × message size (one copy)
+    replicated_per_day: float  # × replicas
+    retained: float  # × retention days
+    indexed: float  # × (1 + index overhead)
+    compressed: float  # × compression ratio
+    total: float  # × (1 + headroom): the answer
+    rough: float  # the notes' way: ``indexed`` rounded to one figure first
+
+
+def disk_plan(messages_per_day: float, message_size_bytes: float, replicas: int, retention_days: float,
+              index_overhead: float = 0.0, compression_ratio: float = 1.0, headroom: float = 0.0) -> DiskPlan:
+    """The course's disk formula, step by step; ``compression_ratio`` is compressed ÷ uncompressed."""
+    if replicas < 1:
+        raise ValueError("replicas must be at least 1")
     if compression_ratio <= 0:
-        raise ValueError("compression ratio must be > 0 (uncompressed size / compressed size)")
-    if min(messages_per_day, message_size_bytes, retention_days, headroom) < 0:
-        raise ValueError("messages per day, message size, retention and headroom must not be negative")
-    return (messages_per_day * message_size_bytes * retention_days * replication_factor
-            * (1 + headroom) / compression_ratio)
+        raise ValueError("compression ratio must be > 0 (compressed size ÷ uncompressed size)")
+    if min(messages_per_day, message_size_bytes, retention_days, index_overhead, headroom) < 0:
+        raise ValueError("messages per day, message size, retention, index overhead and headroom "
+                         "must not be negative")
+    per_day = messages_per_day * message_size_bytes
+    replicated = per_day * replicas
+    retained = replicated * retention_days
+    indexed = retained * (1 + index_overhead)
+    compressed = indexed * compression_ratio
+    total = compressed * (1 + headroom)
+    rough = round_like_notes(indexed) * compression_ratio * (1 + headroom)
+    return DiskPlan(per_day, replicated, retained, indexed, compressed, total, rough)
+
+
+def disk_bytes(messages_per_day: float, message_size_bytes: float, replicas: int, retention_days: float,
+               index_overhead: float = 0.0, compression_ratio: float = 1.0, headroom: float = 0.0) -> float:
+    """Total disk the cluster needs, in bytes (see :func:`disk_plan`)."""
+    return disk_plan(messages_per_day, message_size_bytes, replicas, retention_days, index_overhead,
+                     compression_ratio, headroom).total
 
 
 def _ceil(x: float) -> int:
     # 3.0000000000000004 is 3 brokers, not 4: float noise must not cost a machine
     return math.ceil(round(x, 9))
+
+
+@dataclass
+class BandwidthPlan:
+    needed_bps: float  # data × 8 ÷ window
+    usable_bps: float  # link × ceiling × normal share
+    per_copy: float  # needed ÷ usable, before rounding
+    per_copy_brokers: int  # rounded up
+    brokers: int  # × replicas
+
+
+def brokers_for_bandwidth(data_bytes: float, window_s: float, link_bps: float, ceiling: float,
+                          normal_share: float, replicas: int) -> BandwidthPlan:
+    """The course's bandwidth model: enough brokers that normal traffic stays within its share of each link."""
+    if replicas < 1:
+        raise ValueError("replicas must be at least 1")
+    if window_s <= 0:
+        raise ValueError("the window must be longer than 0 s")
+    if link_bps <= 0:
+        raise ValueError("the link bandwidth must be more than 0")
+    if not (0 < ceiling <= 1 and 0 < normal_share <= 1):
+        raise ValueError("ceiling and normal share must be more than 0 and at most 1")
+    if data_bytes < 0:
+        raise ValueError("data must not be negative")
+    needed = data_bytes * 8 / window_s
+    usable = link_bps * ceiling * normal_share
+    per_copy = needed / usable
+    per_copy_brokers = max(_ceil(per_copy), 1)
+    return BandwidthPlan(needed, usable, per_copy, per_copy_brokers, per_copy_brokers * replicas)
 
 
 @dataclass
@@ -166,7 +316,7 @@ class BrokerPlan:
 def brokers_needed(ingress_bps: float, replication_factor: int, write_per_broker_bps: float,
                    egress_bps: float = 0.0, read_per_broker_bps: float | None = None,
                    total_disk_bytes: float | None = None, disk_per_broker_bytes: float | None = None) -> BrokerPlan:
-    """Brokers needed: the largest of the write, read, disk and replication constraints.
+    """Brokers needed by the throughput model: the largest of the write, read, disk and replication constraints.
 
     The read and disk terms are left out when their inputs are not given.
     """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import main as cli
-from .output import Progress, info, table
+from .output import Progress, info, table, warn
 
 
 def _admin(args):
@@ -25,13 +25,15 @@ def create(args) -> int:
     admin = _admin(args)
     try:
         with Progress(f"creating topic {args.topic}...", delay=1.0, enabled=None):
-            admin.create_topic(args.topic, partitions=args.partitions,
-                               replication_factor=args.replication_factor, configs=configs)
+            warnings = admin.create_topic(args.topic, partitions=args.partitions,
+                                          replication_factor=args.replication_factor, configs=configs)
     finally:
         _close(admin)
     extra = f", configs {', '.join(f'{k}={v}' for k, v in configs.items())}" if configs else ""
     info(f"created topic {args.topic} with {args.partitions} partition{'s' if args.partitions != 1 else ''}, "
          f"replication factor {args.replication_factor}{extra}")
+    for warning in warnings or ():
+        warn(warning)
     return 0
 
 
@@ -115,13 +117,15 @@ def _describe_configs(admin, topic: str) -> tuple[dict[str, str], set[str]]:
 def configs_get(args) -> int:
     admin = _admin(args)
     try:
-        configs, overrides = _describe_configs(admin, args.topic)
+        entries = admin.describe_topic_config_entries(args.topic)
     finally:
         _close(admin)
-    rows = [[("* " if k in overrides else "  ") + k, v, "topic" if k in overrides else "default"]
-            for k, v in sorted(configs.items())]
-    print(table(rows, ["  KEY", "VALUE", "SOURCE"]))
-    info(f"* set on topic {args.topic} ({len(overrides)} override{'s' if len(overrides) != 1 else ''}); "
+    rows = [[("* " if e.source == "topic" else "  ") + e.name, e.value, e.source,
+             "" if e.in_effect else f"not in effect yet: {e.note}" if e.note else "not in effect yet"]
+            for e in entries]
+    overrides = sum(1 for e in entries if e.source == "topic")
+    print(table(rows, ["  KEY", "VALUE", "SOURCE", "NOTE"]))
+    info(f"* set on topic {args.topic} ({overrides} override{'s' if overrides != 1 else ''}); "
          "the rest are broker defaults")
     return 0
 
@@ -137,19 +141,23 @@ def configs_set(args) -> int:
     admin = _admin(args)
     try:
         # a value of None removes the override
-        admin.alter_topic_configs(args.topic, {**updates, **{key: None for key in deletes}})
+        warnings = admin.alter_topic_configs(args.topic, {**updates, **{key: None for key in deletes}})
     finally:
         _close(admin)
     for key, value in updates.items():
         info(f"set {key}={value} on topic {args.topic}")
     for key in deletes:
         info(f"deleted {key} from topic {args.topic} (the broker default applies)")
+    for warning in warnings or ():
+        warn(warning)
     return 0
 
 
 def configs_help(args) -> int:
-    from actors.config import TOPIC_CONFIG_KEYS, config_help
+    """Every key zafka knows, with its default; keys not acted on yet say so and why."""
+    from actors.config import BROKER_CONFIG_KEYS, TOPIC_CONFIG_KEYS, config_help
 
-    for line in config_help(TOPIC_CONFIG_KEYS):
+    keys = BROKER_CONFIG_KEYS if args.broker else TOPIC_CONFIG_KEYS
+    for line in config_help(keys):
         info(line)
     return 0

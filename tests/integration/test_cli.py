@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import psutil
 
@@ -86,6 +87,19 @@ def test_topics_configs_status_and_one_line_errors(make_cluster, tmp_path):
     got = ok(zafka(data_dir, "configs", "get", "--topic", "orders"))
     assert not any(line.startswith("* segment.bytes") for line in got.splitlines())
     assert "retention.ms=123456" in ok(zafka(data_dir, "topics", "describe", "orders")).splitlines()[0]
+
+    # a value zafka does not act on yet: accepted with a warning, flagged by configs get
+    out = zafka(data_dir, "configs", "set", "--topic", "orders", "compression.type=gzip")
+    assert out.returncode == 0
+    assert "zafka: warning: compression.type=gzip is accepted but not in effect yet" in out.stderr
+    got = ok(zafka(data_dir, "configs", "get", "--topic", "orders")).splitlines()
+    (row,) = [line for line in got if line.split()[:2] == ["*", "compression.type"]]
+    assert "not in effect yet" in row
+    (row,) = [line for line in got if line.split()[:1] == ["retention.ms"] or line.split()[1:2] == ["retention.ms"]]
+    assert "not in effect" not in row
+    helped = ok(zafka(data_dir, "configs", "help", "--broker")).splitlines()
+    (row,) = [line for line in helped if line.startswith("num.io.threads ")]
+    assert "[not in effect yet: " in row
 
     # failures: one line, no traceback, non-zero exit
     assert "does not exist" in one_line_error(zafka(data_dir, "topics", "describe", "nope"))
@@ -296,3 +310,76 @@ def test_foreground_cluster_start_stops_cleanly_on_ctrl_c(tmp_path):
         if proc.poll() is None:
             _kill_tree(proc.pid)
             proc.wait()
+
+
+# -- endpoints and start-up timeouts (issue #7) ------------------------------------------------------------
+
+def test_a_stale_registry_fails_within_the_no_answer_timeout(tmp_path):
+    """A data dir whose cluster is gone: `topics list` says so in seconds, naming the endpoint, not after 30 s."""
+    from scripts.cli.endpoints import NO_ANSWER_TIMEOUT_S
+
+    data_dir = tmp_path / "gone"
+    data_dir.mkdir()
+    with socket.socket() as reserved:  # bound, not listening: refused, and no one else can take the port
+        reserved.bind(("127.0.0.1", 0))
+        endpoint = f"tcp://127.0.0.1:{reserved.getsockname()[1]}"
+        (data_dir / "supervisor.json").write_text(json.dumps({"bootstrap": endpoint, "pid": 0}))
+        start = time.monotonic()
+        result = zafka(data_dir, "topics", "list", timeout=NO_ANSWER_TIMEOUT_S + 30)
+        elapsed = time.monotonic() - start
+    line = one_line_error(result)
+    assert elapsed < NO_ANSWER_TIMEOUT_S + 10, elapsed  # the clients alone would retry for 30 s
+    assert f"no zafka broker answered at {endpoint}" in line and "supervisor.json" in line
+    assert f"within {NO_ANSWER_TIMEOUT_S:g} s" in line and "`zafka cluster status`" in line
+
+
+def test_bad_bootstrap_values_are_one_line_before_any_connection(tmp_path):
+    for value, says in [("garbage", "'garbage' has no port"), ("", "the value is empty"),
+                        ("tcp://127.0.0.1:99999", "port 99999 is out of range")]:
+        result = zafka(tmp_path, "--bootstrap", value, "topics", "list", timeout=30)
+        assert result.returncode == 2
+        line = one_line_error(result)
+        assert says in line and "tcp://host:port" in line and "ZMQError" not in line
+
+
+def test_cluster_start_timeout_says_the_timeout_given(tmp_path):
+    data_dir = tmp_path / "slow"
+    result = zafka(data_dir, "cluster", "start", "--brokers", "1", "--port", "0", "--start-timeout", "0.001",
+                   timeout=120)
+    line = one_line_error(result)
+    assert "did not serve within 0.001 s" in line and str(data_dir / "logs") in line
+    assert "(None)" not in line and "within 0 s" not in line
+    assert not (data_dir / "supervisor.json").exists()  # the failed start stopped what it had started
+
+
+# -- plan disk --from-topic (issue #7) ---------------------------------------------------------------------
+
+def test_plan_disk_from_topic_measures_a_real_topic(make_cluster, tmp_path):
+    from wire import Producer
+
+    data_dir = tmp_path / "cluster"
+    cluster = make_cluster(brokers=1, data_dir=data_dir)
+    ok(zafka(data_dir, "topics", "create", "sized", "--partitions", "2"))
+    values = [(b"order-%05d " % i) * 40 for i in range(1500)]  # 480 bytes each, compressible
+    with Producer(bootstrap=cluster.bootstrap, acks=1, compression="zstd", linger_ms=20) as producer:
+        futures = [producer.send("sized", value=v, key=b"c%d" % (i % 7)) for i, v in enumerate(values)]
+        for f in futures:
+            f.result(timeout=30)
+    produced = sum(len(v) for v in values) + sum(len(b"c%d" % (i % 7)) for i in range(len(values)))
+    logs = list((data_dir / "kafka-logs" / "broker-1").glob("sized-*/*.log"))
+    stored = sum(f.stat().st_size for f in logs)
+    assert len({f.parent for f in logs}) == 2 and stored > 0
+
+    out = ok(zafka(data_dir, "plan", "disk", "--from-topic", "sized", "--bootstrap", cluster.bootstrap))
+    assert "1,500 records in " in out and "from 2 partitions (all of it); codecs: zstd" in out
+    assert f"record bytes         {produced:,} " in out
+    assert f"→ {produced / 1500:,.4g} bytes per record" in out
+    assert f"stored bytes         {stored:,} " in out  # byte for byte what the segment files hold
+    ratio = stored / produced
+    assert ratio < 0.5
+    assert f"compression ratio    {ratio:.4g} (bytes stored ÷ bytes produced, measured on topic sized)" in out
+    assert f" × {ratio:.4g} = " in out  # the measured ratio is what the formula multiplies by
+    from scripts.cli.plan import disk_bytes
+
+    total = disk_bytes(1e8, produced / 1500, 2, 14, index_overhead=0.1, compression_ratio=ratio)
+    assert f"({round(total):,} bytes) across the cluster" in out

@@ -128,10 +128,16 @@ def test_perf():
 
 
 def test_plan():
-    a = parse("plan", "disk", "--messages-per-day", "1M", "--message-size", "1KB", "--retention", "7d")
-    assert (a.handler, a.replication_factor, a.headroom) == (("planning", "disk"), 3, "0")
-    a = parse("plan", "brokers", "--ingress", "50MB/s", "--write-per-broker", "100MB/s")
-    assert (a.handler, a.egress, a.total_disk) == (("planning", "brokers"), None, None)
+    a = parse("plan", "disk")  # every input has the course's default
+    assert (a.handler, a.replicas, a.message_size, a.from_topic) == (("planning", "disk"), 2, None, None)
+    a = parse("plan", "disk", "--messages-per-day", "1M", "--message-size", "1KB", "--retention", "7d",
+              "--replication-factor", "3", "--index-overhead", "5%", "--from-topic", "orders")
+    assert (a.messages_per_day, a.message_size, a.retention, a.replicas, a.index_overhead, a.from_topic) == (
+        "1M", "1KB", "7d", 3, "5%", "orders")
+    a = parse("plan", "brokers")
+    assert (a.handler, a.model, a.replicas, a.data) == (("planning", "brokers"), "bandwidth", 3, None)
+    a = parse("plan", "brokers", "--model", "throughput", "--ingress", "50MB/s", "--write-per-broker", "100MB/s")
+    assert (a.model, a.ingress, a.egress, a.total_disk) == ("throughput", "50MB/s", None, None)
 
 
 # -- bad usage: exit code 2, one line -------------------------------------------------------------------
@@ -148,9 +154,18 @@ def test_plan():
     ["produce", "t", "--acks", "2"],
     ["produce", "t", "--compression", "brotli"],
     ["cluster", "start", "--port", "70000"],
+    ["cluster", "start", "--start-timeout", "0"],
+    ["cluster", "start", "--start-timeout", "-1"],
+    ["cluster", "start", "--start-timeout", "nan"],
+    ["cluster", "stop", "--timeout", "0"],
+    ["broker", "start", "--id", "1", "--controller", "controller-host"],
+    ["--bootstrap", "garbage", "topics", "list"],
+    ["topics", "list", "--bootstrap", ""],
+    ["topics", "list", "--bootstrap", "tcp://127.0.0.1:99999"],
     ["perf", "produce", "--topic", "t"],
-    ["plan", "disk", "--message-size", "1KB"],
-    ["plan", "disk", "--messages-per-day", "1", "--messages-per-sec", "1", "--message-size", "1", "--retention", "1"],
+    ["plan", "disk", "--messages-per-day", "1", "--messages-per-sec", "1"],
+    ["plan", "disk", "--compression-ratio", "0.5", "--uncompressed-over-compressed", "2"],
+    ["plan", "brokers", "--model", "latency"],
     ["consume", "t", "--bogus"],
 ])
 def test_bad_usage_is_one_line_and_exit_2(argv, capsys):
@@ -209,17 +224,21 @@ def test_data_dir_and_bootstrap_defaults(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     a = parse("topics", "list")
     assert cli.data_dir(a) == "./zafka-data"
-    assert cli.bootstrap(a) == "tcp://127.0.0.1:9092"
+    assert cli.resolve_bootstrap(a)[0] == "tcp://127.0.0.1:9092"
     monkeypatch.setenv("ZAFKA_DATA_DIR", str(tmp_path / "d"))
     assert cli.data_dir(a) == str(tmp_path / "d")
     # a running cluster's registry in the data dir supplies the bootstrap
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "supervisor.json").write_text(
         '{"bootstrap": "tcp://127.0.0.1:5", "bootstrap_servers": "tcp://127.0.0.1:5,tcp://127.0.0.1:6"}')
-    assert cli.bootstrap(a) == "tcp://127.0.0.1:5,tcp://127.0.0.1:6"
-    monkeypatch.setenv("ZAFKA_BOOTSTRAP", "tcp://env:1")
-    assert cli.bootstrap(a) == "tcp://env:1"
-    assert cli.bootstrap(parse("topics", "list", "--bootstrap", "tcp://flag:1")) == "tcp://flag:1"
+    value, source = cli.resolve_bootstrap(a)
+    assert value == "tcp://127.0.0.1:5,tcp://127.0.0.1:6" and "supervisor.json" in source
+    monkeypatch.setenv("ZAFKA_BOOTSTRAP", "")  # empty: unset for this command, as shells write it
+    assert cli.resolve_bootstrap(a)[0] == "tcp://127.0.0.1:5,tcp://127.0.0.1:6"
+    monkeypatch.setenv("ZAFKA_BOOTSTRAP", "env:1")
+    assert cli.resolve_bootstrap(a) == ("tcp://env:1", "$ZAFKA_BOOTSTRAP")
+    flag = parse("topics", "list", "--bootstrap", "tcp://flag:1, flag:2")
+    assert cli.resolve_bootstrap(flag) == ("tcp://flag:1,tcp://flag:2", "--bootstrap")
     assert cli.data_dir(parse("topics", "list", "--data-dir", "flagdir")) == "flagdir"
 
 
@@ -288,21 +307,56 @@ def test_table_alignment():
     assert text.splitlines() == ["NAME   N  LIST", "a      1  -", "bbb   22  1,2"]
 
 
-def test_progress_prints_label_dots_and_done():
+class FakeWait:
+    """Stands in for the progress thread's sleep: records each timeout, says "stopped" after ``ticks`` dots."""
+
+    def __init__(self, ticks: int, stop_in_delay: bool = False):
+        self.ticks = ticks
+        self.stop_in_delay = stop_in_delay
+        self.calls: list[float] = []
+
+    def __call__(self, timeout: float) -> bool:
+        self.calls.append(timeout)
+        if len(self.calls) == 1:
+            return self.stop_in_delay
+        return len(self.calls) > self.ticks + 1
+
+
+def test_progress_prints_the_label_after_the_delay_then_a_dot_per_interval():
     import io
 
     stream = io.StringIO()
-    with Progress("working", stream=stream, interval=0.01, done="ok") as p:
-        import time
+    wait = FakeWait(ticks=3)
+    progress = Progress("working", stream=stream, delay=0.5, interval=2.0, done="ok", wait=wait)
+    progress.run()  # the thread's loop, driven here: no thread, no sleeping
+    assert stream.getvalue() == "working..."
+    assert wait.calls == [0.5, 2.0, 2.0, 2.0, 2.0]  # the delay, then one wait per dot and the last one
+    progress.finish()
+    assert stream.getvalue() == "working... ok\n"
 
-        time.sleep(0.05)
-    assert p is not None
+
+def test_progress_that_stops_during_the_delay_prints_nothing():
+    import io
+
+    stream = io.StringIO()
+    progress = Progress("never shown", stream=stream, delay=5, wait=FakeWait(ticks=0, stop_in_delay=True))
+    progress.run()
+    progress.finish()
+    assert stream.getvalue() == ""
+
+
+def test_progress_thread_keeps_printing_dots_until_finished():
+    import io
+    import time
+
+    stream = io.StringIO()
+    with Progress("working", stream=stream, interval=0.001, done="ok"):
+        deadline = time.monotonic() + 10
+        while stream.getvalue().count(".") < 3:  # polled with a deadline: the thread must keep going
+            assert time.monotonic() < deadline, f"no progress dots after 10 s: {stream.getvalue()!r}"
+            time.sleep(0.001)
     out = stream.getvalue()
-    assert out.startswith("working.") and out.endswith(" ok\n")
-    quiet = io.StringIO()
-    with Progress("never shown", stream=quiet, delay=5):
-        pass
-    assert quiet.getvalue() == ""
+    assert out.startswith("working...") and out.endswith(" ok\n")
 
 
 def test_module_import_has_no_side_effects():
