@@ -88,6 +88,12 @@ def test_topics_configs_status_and_one_line_errors(make_cluster, tmp_path):
     assert not any(line.startswith("* segment.bytes") for line in got.splitlines())
     assert "retention.ms=123456" in ok(zafka(data_dir, "topics", "describe", "orders")).splitlines()[0]
 
+    # topics alter grows the topic: the new partitions get leaders; shrinking is one line of error
+    assert "now has 5 partitions" in ok(zafka(data_dir, "topics", "alter", "orders", "--partitions", "5"))
+    rows = [line.split() for line in ok(zafka(data_dir, "topics", "describe", "orders")).splitlines()[2:]]
+    assert [r[0] for r in rows] == ["0", "1", "2", "3", "4"] and all(r[1] in ("1", "2", "3") for r in rows)
+    assert "can only grow" in one_line_error(zafka(data_dir, "topics", "alter", "orders", "--partitions", "2"))
+
     # a value zafka does not act on yet: accepted with a warning, flagged by configs get
     out = zafka(data_dir, "configs", "set", "--topic", "orders", "compression.type=gzip")
     assert out.returncode == 0
