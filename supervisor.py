@@ -168,6 +168,13 @@ class Supervisor:
         self.control_endpoint = ""
         self._log_handler: logging.Handler | None = None
         self._control_refusals = LogLimit(log)
+        self._control_handlers = {
+            control.ListActors: lambda r: control.ActorsResponse(actors=self.actors(memory=r.memory)),
+            control.KillActor: self._control_kill,
+            control.StopCluster: self._control_stop,
+            control.ClusterStatus: self._control_status,
+            control.Ping: lambda r: control.Ack(),
+        }
 
     # -- the table of children -------------------------------------------------------
     def _actor(self, name: str, kind: str, endpoint: str, broker_id: int = -1, **args: str) -> ActorSpec:
@@ -577,8 +584,6 @@ class Supervisor:
         except protocol.FrameError as exc:
             self._control_refusals.log(time.monotonic(), logging.INFO, "control socket refused a frame: %s", exc)
             response = protocol.ErrorResponse(error=exc.code, message=str(exc), corr=exc.corr)
-        except KeyError as exc:
-            response = protocol.ErrorResponse(error=errors.UnknownActor.code, message=str(exc.args[0]))
         except errors.ZafkaError as exc:
             response = protocol.ErrorResponse(error=exc.code, message=str(exc))
         except Exception as exc:  # noqa: BLE001 - the control socket serves every other terminal
@@ -589,15 +594,6 @@ class Supervisor:
         response.corr = response.corr or corr
         return protocol.encode(response)
 
-    @property
-    def _control_handlers(self) -> dict:
-        return {
-            control.ListActors: lambda r: control.ActorsResponse(actors=self.actors(memory=r.memory)),
-            control.KillActor: self._control_kill,
-            control.StopCluster: self._control_stop,
-            control.ClusterStatus: self._control_status,
-            control.Ping: lambda r: control.Ack(),
-        }
 
     def _control_kill(self, request: control.KillActor):
         name = request.signal.upper().removeprefix("SIG")
@@ -608,9 +604,14 @@ class Supervisor:
         sig = KILL_SIGNALS[name]
         if request.broker_id >= 0:
             if request.broker_id not in self.broker_ids:
-                raise KeyError(f"broker {request.broker_id} is not supervised here (brokers {self.broker_ids})")
+                raise errors.UnknownActor(
+                    f"broker {request.broker_id} is not supervised here (brokers {self.broker_ids})"
+                )
             return control.KillResponse(killed=self.kill_broker(request.broker_id, sig))
-        self.kill(request.name, sig)
+        try:
+            self.kill(request.name, sig)
+        except KeyError as exc:
+            raise errors.UnknownActor(exc.args[0]) from None
         return control.KillResponse(killed=[request.name])
 
     def _control_stop(self, request: control.StopCluster):
