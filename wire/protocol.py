@@ -123,7 +123,9 @@ def _guess_corr(header) -> int:
     except Exception:  # noqa: BLE001 - best effort only
         return 0
     corr = raw.corr
-    return corr if isinstance(corr, int) and -(2**63) <= corr < 2**64 else 0
+    if isinstance(corr, bool) or not isinstance(corr, int):  # a bool is an int to Python, not to msgspec
+        return 0
+    return corr if -(2**63) <= corr < 2**64 else 0
 
 
 class _CorrOnly(msgspec.Struct, forbid_unknown_fields=False):

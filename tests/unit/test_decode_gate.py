@@ -23,6 +23,9 @@ def test_decode_gate_raises_only_frame_error_for_hostile_messages(message):
     with pytest.raises(protocol.FrameError) as caught:
         protocol.decode_request(message[0], len(message) - 1)
     assert caught.value.code in GATE_CODES
+    # the error reply built from it is itself a valid message for the client
+    reply = protocol.decode_response(protocol.error_reply(caught.value.code, str(caught.value), caught.value.corr))
+    assert reply.error == caught.value.code
 
 
 @pytest.mark.parametrize("level", [b"\x91", b"\x81\xa1k"], ids=["arrays", "maps"])
@@ -59,10 +62,13 @@ def test_correlation_id_is_recovered_from_a_header_that_failed_validation():
     with pytest.raises(protocol.FrameError) as caught:
         protocol.decode_request(header, 0)
     assert caught.value.corr == 77
-    garbage_corr = msgspec.msgpack.encode({"type": "ping", "corr": [1, 2], "v": "one"})
-    with pytest.raises(protocol.FrameError) as caught:
-        protocol.decode_request(garbage_corr, 0)
-    assert caught.value.corr == 0
+    for garbage in ([1, 2], False, True, 1.5, "7"):  # never echoed back: the reply must decode
+        header = msgspec.msgpack.encode({"type": "ping", "corr": garbage, "v": "one"})
+        with pytest.raises(protocol.FrameError) as caught:
+            protocol.decode_request(header, 0)
+        assert caught.value.corr == 0 and type(caught.value.corr) is int
+        reply = protocol.error_reply(caught.value.code, str(caught.value), caught.value.corr)
+        assert protocol.decode_response(reply).corr == 0
 
 
 def test_every_request_type_has_a_well_formed_sample_that_decodes():
