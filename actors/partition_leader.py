@@ -18,7 +18,7 @@ import time
 
 from storage import Log
 from wire import control, errors
-from wire.fetch import EARLIEST, LATEST, Fetch, FetchResponse, ListOffsets, ListOffsetsResponse
+from wire.fetch import Fetch, FetchResponse, ListOffsets, ListOffsetsResponse
 from wire.metadata import ClusterImage
 from wire.produce import Produce, ProduceResponse
 from wire.transport import Connection
@@ -198,15 +198,8 @@ class PartitionLeader(Actor):
     def list_offsets(self, request: ListOffsets, frames, peer):
         self._check_leader()
         lg = self.log_
-        if request.timestamp == EARLIEST:
-            offset = lg.log_start_offset
-        elif request.timestamp == LATEST:
-            offset = lg.high_watermark
-        else:
-            found = lg.offset_for_timestamp(request.timestamp)
-            offset = lg.high_watermark if found is None else found
         return ListOffsetsResponse(
-            offset=offset, timestamp=request.timestamp, log_start_offset=lg.log_start_offset,
+            offset=lg.list_offset(request.timestamp), timestamp=request.timestamp, log_start_offset=lg.log_start_offset,
             log_end_offset=lg.log_end_offset, high_watermark=lg.high_watermark,
         )
 

@@ -48,6 +48,9 @@ CLEAN_SHUTDOWN_FILE = ".clean_shutdown"
 RECOVERY_POINT_FILE = "recovery-point-offset-checkpoint"
 HIGH_WATERMARK_FILE = "high-watermark-checkpoint"
 _MAX_RELATIVE_OFFSET = 0xFFFFFFFF
+# ListOffsets' special timestamps, as in Kafka's protocol
+EARLIEST_TIMESTAMP = -2
+LATEST_TIMESTAMP = -1
 
 
 class AppendInfo(NamedTuple):
@@ -338,6 +341,21 @@ class Log:
             if data:
                 return data
         return b""
+
+    def list_offset(self, timestamp: int) -> int:
+        """The offset a ListOffsets request for ``timestamp`` answers, by Kafka's rules.
+
+        ``EARLIEST_TIMESTAMP`` is the log start; ``LATEST_TIMESTAMP`` is the high
+        watermark, not the log end — consumers may read only what is committed, and
+        with followers the two differ; any other value is the first offset of the
+        first batch stamped at or after it, or the high watermark when none is.
+        """
+        if timestamp == EARLIEST_TIMESTAMP:
+            return self.log_start_offset
+        if timestamp == LATEST_TIMESTAMP:
+            return self._high_watermark
+        found = self.offset_for_timestamp(timestamp)
+        return self._high_watermark if found is None else found
 
     def offset_for_timestamp(self, timestamp: int) -> int | None:
         """First offset of the first batch with a timestamp >= ``timestamp`` (ListOffsets)."""

@@ -28,7 +28,7 @@ from storage import Log, LogConfig
 from storage.errors import CorruptRecordError, InvalidRecordError, OffsetOutOfRangeError, RecordTooLargeError
 from wire import admin, errors, protocol
 from wire.base import Response
-from wire.fetch import EARLIEST, LATEST, Fetch, FetchResponse, ListOffsets, ListOffsetsResponse
+from wire.fetch import Fetch, FetchResponse, ListOffsets, ListOffsetsResponse
 from wire.metadata import BrokerInfo, Metadata, MetadataResponse, PartitionMetadata, TopicMetadata
 from wire.produce import Produce, ProduceResponse
 
@@ -342,10 +342,9 @@ class FakeBroker:
             raise errors.NotLeader(f"this endpoint leads {part.topic}-{part.partition}")
         lg = part.log
         if isinstance(request, Produce):
-            if len(payload) != 1:
-                raise errors.InvalidRequest(f"a produce carries one frame of batches, got {len(payload)}")
-            self.produce_acks.append(request.acks)
+            self.produce_acks.append(request.acks)  # the decode gate checked the frame count
             info = lg.append(payload[0].buffer, leader_epoch=part.epoch)
+            lg.update_high_watermark(lg.log_end_offset)  # one replica: committed once written, as a leader
             self._serve_parked(force=False)
             if request.acks == 0:
                 return None
@@ -356,24 +355,18 @@ class FakeBroker:
                 return self._fetch_response(part, data)
             self._parked.append((sock, peer, part, time.monotonic() + request.max_wait_ms / 1000, request))
             return None
-        if isinstance(request, ListOffsets):
-            if request.timestamp == EARLIEST:
-                offset = lg.log_start_offset
-            elif request.timestamp == LATEST:
-                offset = lg.log_end_offset
-            else:
-                found = lg.offset_for_timestamp(request.timestamp)
-                offset = lg.log_end_offset if found is None else found
+        if isinstance(request, ListOffsets):  # resolved by storage.Log, exactly as a PartitionLeader does
             return ListOffsetsResponse(
-                offset=offset, timestamp=request.timestamp, log_start_offset=lg.log_start_offset,
-                log_end_offset=lg.log_end_offset, high_watermark=lg.log_end_offset,
+                offset=lg.list_offset(request.timestamp), timestamp=request.timestamp,
+                log_start_offset=lg.log_start_offset, log_end_offset=lg.log_end_offset,
+                high_watermark=lg.high_watermark,
             )
         raise errors.InvalidRequest(f"a partition leader does not serve {type(request).__name__}")
 
     def _fetch_response(self, part: _Partition, data: bytes):
         lg = part.log
         return FetchResponse(
-            high_watermark=lg.log_end_offset, log_start_offset=lg.log_start_offset, log_end_offset=lg.log_end_offset,
+            high_watermark=lg.high_watermark, log_start_offset=lg.log_start_offset, log_end_offset=lg.log_end_offset,
         ), (data,)
 
     def _serve_parked(self, force: bool) -> None:

@@ -415,3 +415,20 @@ def test_truncation_forgets_the_max_timestamp_of_the_batches_it_removes(tmp_path
         assert log.offset_for_timestamp(2000) is None
     with Log(tmp_path / "t-0", LogConfig(index_interval_bytes=100)) as log:
         assert log.segment_facts()[0].largest_timestamp_ms == 1000
+
+
+def test_list_offset_answers_earliest_latest_as_the_high_watermark_and_timestamps(tmp_path):
+    from storage.batch import Record
+    from storage.log import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
+
+    with Log(tmp_path / "t-0", SMALL) as log:
+        for ts in range(1000, 31000, 1000):
+            log.append(build_batch([Record(None, b"v" * 20, [], ts)]))
+        log.update_high_watermark(12)  # a follower has not caught up: the log end is further on
+        log.delete_segments_below(log.segments[1].base_offset)
+        start = log.log_start_offset
+        assert 0 < start < 12 < log.log_end_offset == 30
+        assert log.list_offset(EARLIEST_TIMESTAMP) == start
+        assert log.list_offset(LATEST_TIMESTAMP) == 12  # the high watermark, never the log end
+        assert log.list_offset(20_000) == 19  # the batch stamped 20 000 holds offset 19
+        assert log.list_offset(10**12) == 12  # nothing that late: the high watermark
