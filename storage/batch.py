@@ -50,6 +50,7 @@ from .errors import CorruptRecordError, InvalidRecordError, RecordTooLargeError
 HEADER = struct.Struct(">qiibIhiqqqhii")
 HEADER_SIZE = HEADER.size  # 61
 LOG_OVERHEAD = 12  # base offset + batch length: what precedes the length-counted bytes
+MIN_BATCH_LENGTH = HEADER_SIZE - LOG_OVERHEAD  # a batch length below this cannot even hold the header
 MAGIC = 2
 NO_PRODUCER_ID = -1
 NO_PARTITION_LEADER_EPOCH = -1
@@ -59,12 +60,21 @@ ATTR_TIMESTAMP_TYPE = 0x08
 ATTR_TRANSACTIONAL = 0x10
 ATTR_CONTROL = 0x20
 
-_CRC_START = 21
+# byte offsets of the fields the code touches, from the table above
+_LENGTH_AT = 8
+_EPOCH_AT = 12
+_MAGIC_AT = 16
+_CRC_AT = 17
 _ATTRIBUTES_AT = 21
-_BASE_OFFSET = struct.Struct(">q")
+_CRC_START = _ATTRIBUTES_AT  # the CRC covers attributes .. end
+_PRODUCER_ID_AT = 43
+STAMPED_PREFIX_SIZE = _MAGIC_AT  # base offset, length, epoch: what a leader re-stamps, outside the CRC
 _PREFIX = struct.Struct(">qii")  # base offset, length, partition leader epoch
-_LENGTH_AT_8 = struct.Struct(">i")
-_ATTRS_AND_CRC = struct.Struct(">Ih")
+_INT32 = struct.Struct(">i")
+_UINT32 = struct.Struct(">I")
+_INT16 = struct.Struct(">h")
+_CODEC_MASK = compression.CODEC_MASK  # bound locally: check_payload runs for every produce request
+_LAST_CODEC = max(compression.CODEC_NAMES)
 
 
 class Record(NamedTuple):
@@ -125,13 +135,13 @@ class BatchBuilder:
         if self._codec != compression.NONE:
             body = compression.compress(self._codec, memoryview(buf)[HEADER_SIZE:])
             header = bytearray(buf[:HEADER_SIZE])
-            _LENGTH_AT_8.pack_into(header, 8, HEADER_SIZE - LOG_OVERHEAD + len(body))
-            (attributes,) = struct.unpack_from(">h", header, _ATTRIBUTES_AT)
-            struct.pack_into(">h", header, _ATTRIBUTES_AT, attributes | self._codec)
+            _INT32.pack_into(header, _LENGTH_AT, HEADER_SIZE - LOG_OVERHEAD + len(body))
+            (attributes,) = _INT16.unpack_from(header, _ATTRIBUTES_AT)
+            _INT16.pack_into(header, _ATTRIBUTES_AT, attributes | self._codec)
             crc = crc32c(body, crc32c(memoryview(header)[_CRC_START:]))
-            struct.pack_into(">I", header, 17, crc)
+            _UINT32.pack_into(header, _CRC_AT, crc)
             buf = header + body
-        _PREFIX.pack_into(buf, 0, base_offset, _LENGTH_AT_8.unpack_from(buf, 8)[0], partition_leader_epoch)
+        _PREFIX.pack_into(buf, 0, base_offset, _INT32.unpack_from(buf, _LENGTH_AT)[0], partition_leader_epoch)
         return bytes(buf)
 
 
@@ -198,6 +208,11 @@ class RecordBatch:
     def is_control(self) -> bool:
         return bool(self.attributes & ATTR_CONTROL)
 
+    @property
+    def length_ok(self) -> bool:
+        """The batch length can at least hold the header (the one length rule every reader applies)."""
+        return self.batch_length >= MIN_BATCH_LENGTH
+
     def raw(self) -> memoryview:
         return memoryview(self.buffer)[self.position : self.position + self.size]
 
@@ -205,7 +220,7 @@ class RecordBatch:
         """Raise ``CorruptRecordError`` unless magic, length and CRC are right."""
         if self.magic != MAGIC:
             raise CorruptRecordError(f"unsupported magic {self.magic} (only RecordBatch v2)")
-        if self.batch_length < HEADER_SIZE - LOG_OVERHEAD:
+        if not self.length_ok:
             raise CorruptRecordError(f"batch length {self.batch_length} is below the header size")
         position, buffer = self.position, self.buffer
         end = position + self.size
@@ -227,7 +242,7 @@ class RecordBatch:
             return codec.iter_records(view)
         body = compression.decompress(codec_id, view[HEADER_SIZE:])
         header = bytearray(view[:HEADER_SIZE])
-        struct.pack_into(">h", header, _ATTRIBUTES_AT, self.attributes & ~compression.CODEC_MASK)
+        _INT16.pack_into(header, _ATTRIBUTES_AT, self.attributes & ~compression.CODEC_MASK)
         return codec.iter_records(header + body)
 
     def __repr__(self) -> str:
@@ -247,7 +262,7 @@ def iter_batches(buffer, *, validate: bool = False) -> Iterator[RecordBatch]:
     pos, end = 0, len(buffer)
     while end - pos >= HEADER_SIZE:
         batch = RecordBatch(buffer, pos)
-        if batch.batch_length < HEADER_SIZE - LOG_OVERHEAD:
+        if not batch.length_ok:
             raise CorruptRecordError(f"batch length {batch.batch_length} at position {pos}")
         if pos + batch.size > end:
             return
@@ -292,12 +307,12 @@ def check_payload(buffer, max_batch_bytes: int) -> list[BatchHeader]:
         size = length + LOG_OVERHEAD
         if magic != MAGIC:
             raise CorruptRecordError(f"unsupported magic {magic} (only RecordBatch v2)")
-        if length < HEADER_SIZE - LOG_OVERHEAD or pos + size > end:
+        if length < MIN_BATCH_LENGTH or pos + size > end:  # RecordBatch.length_ok, inlined for speed
             raise CorruptRecordError(f"batch length {length} does not fit the {end - pos} bytes available")
         if crc32c(view[pos + _CRC_START : pos + size]) != crc:
             raise CorruptRecordError("CRC mismatch: the batch was corrupted in transit or storage")
-        if attributes & 0x07 > 4:  # compression.CODEC_MASK, ZSTD
-            raise CorruptRecordError(f"unknown compression code {attributes & 0x07}")
+        if attributes & _CODEC_MASK > _LAST_CODEC:
+            raise CorruptRecordError(f"unknown compression code {attributes & _CODEC_MASK}")
         if count <= 0 or last_delta != count - 1:
             raise InvalidRecordError(f"batch has {count} records but last offset delta {last_delta}")
         if size > max_batch_bytes:
@@ -311,17 +326,19 @@ def check_payload(buffer, max_batch_bytes: int) -> list[BatchHeader]:
 
 def stamp(batch: bytearray, base_offset: int, partition_leader_epoch: int) -> None:
     """Set the two fields a leader assigns; the CRC stays valid."""
-    _BASE_OFFSET.pack_into(batch, 0, base_offset)
-    struct.pack_into(">i", batch, 12, partition_leader_epoch)
+    _PREFIX.pack_into(batch, 0, base_offset, _INT32.unpack_from(batch, _LENGTH_AT)[0], partition_leader_epoch)
 
 
 def stamped_prefix(base_offset: int, batch_length: int, partition_leader_epoch: int) -> bytes:
-    """The first 16 bytes of a batch re-stamped, to write before ``batch[16:]`` with writev."""
+    """A batch's first ``STAMPED_PREFIX_SIZE`` bytes re-stamped, to write before the rest with writev."""
     return _PREFIX.pack(base_offset, batch_length, partition_leader_epoch)
 
 
-_MID_END = 43  # magic, CRC, attributes, last offset delta, base timestamp, max timestamp
+# magic .. max timestamp: the stretch LogAppendTime rewrites (attributes and max timestamp, so the CRC)
 _MID = struct.Struct(">bIhiqq")
+_MID_END = _PRODUCER_ID_AT
+_MID_CRC_AT = _CRC_AT - _MAGIC_AT
+_MID_CRC_START = _CRC_START - _MAGIC_AT
 
 
 def log_append_time_chunks(view: memoryview, header: BatchHeader, base_offset: int, partition_leader_epoch: int,
@@ -335,9 +352,9 @@ def log_append_time_chunks(view: memoryview, header: BatchHeader, base_offset: i
     are written from the producer's buffer untouched.
     """
     pos = header.position
-    magic, _, attributes, last_delta, base_ts, _ = _MID.unpack_from(view, pos + 16)
+    magic, _, attributes, last_delta, base_ts, _ = _MID.unpack_from(view, pos + _MAGIC_AT)
     mid = bytearray(_MID.pack(magic, 0, attributes | ATTR_TIMESTAMP_TYPE, last_delta, base_ts, append_time))
     rest = view[pos + _MID_END : pos + header.size]
-    crc = crc32c(rest, crc32c(memoryview(mid)[5:]))
-    struct.pack_into(">I", mid, 1, crc)
+    crc = crc32c(rest, crc32c(memoryview(mid)[_MID_CRC_START:]))
+    _UINT32.pack_into(mid, _MID_CRC_AT, crc)
     return (stamped_prefix(base_offset, header.batch_length, partition_leader_epoch), bytes(mid), rest)

@@ -26,7 +26,7 @@ import time
 from typing import NamedTuple
 
 from . import checkpoint, retention
-from .batch import BatchHeader, check_payload, log_append_time_chunks, stamped_prefix
+from .batch import STAMPED_PREFIX_SIZE, BatchHeader, check_payload, log_append_time_chunks, stamped_prefix
 from .checkpoint import CorruptCheckpointError
 from .config import LOG_APPEND_TIME, LogConfig
 from .epochs import CHECKPOINT_FILE as EPOCH_FILE
@@ -94,21 +94,42 @@ class Log:
         return int(self._clock() * 1000)
 
     def _open(self) -> None:
+        """Load the directory in named passes, as Kafka's ``LogLoader`` does."""
         marker = self._path(CLEAN_SHUTDOWN_FILE)
         self.was_clean = os.path.exists(marker)
+        bases = self._remove_leftovers()
+        self._load_segments(bases, self._read_recovery_point())
+        self._load_epochs()
+        self._epochs.truncate_from_end(self.log_end_offset)
+        self._high_watermark = self._clamp_high_watermark(self._read_high_watermark())
+        if self.was_clean:
+            os.unlink(marker)
+        self._checkpoint_recovery_point()
+
+    def _remove_leftovers(self) -> list[int]:
+        """Delete what an interrupted write or deletion left behind; the segment base offsets found."""
         names = os.listdir(self.directory)
         bases = sorted(b for b in map(parse_segment_name, names) if b is not None)
-        for name in names:  # leftovers of an interrupted write or deletion
+        for name in names:
             stem, _, suffix = name.partition(".")
             if name.endswith(".tmp") or (
                 suffix in ("index", "timeindex") and (not stem.isdigit() or int(stem) not in bases)
             ):
                 os.unlink(self._path(name))
+        return bases
+
+    def _read_recovery_point(self) -> int:
+        """Below this offset every segment was fsynced (0: recover everything)."""
+        if self.was_clean:
+            return 0  # nothing to recover at all; the segments' indexes are loaded as they are
         try:
-            recovery_point = 0 if self.was_clean else (checkpoint.read_offset(self._path(RECOVERY_POINT_FILE)) or 0)
+            return checkpoint.read_offset(self._path(RECOVERY_POINT_FILE)) or 0
         except CorruptCheckpointError as exc:
             log.warning("%s; recovering every segment", exc)
-            recovery_point = 0
+            return 0
+
+    def _load_segments(self, bases: list[int], recovery_point: int) -> None:
+        """Open every segment; recover those past the recovery point, cut at the first bad batch."""
         now = self._now_ms()
         for base in bases or [0]:
             self._add_segment(LogSegment(self.directory, base, self.config.index_interval_bytes, created_ms=now))
@@ -130,17 +151,17 @@ class Log:
                     later.delete()
                 del self.segments[i + 1 :], self._bases[i + 1 :]
                 break
-        self._load_epochs()
-        self._epochs.truncate_from_end(self.log_end_offset)
+
+    def _read_high_watermark(self) -> int:
         try:
-            hw = checkpoint.read_offset(self._path(HIGH_WATERMARK_FILE)) or 0
+            return checkpoint.read_offset(self._path(HIGH_WATERMARK_FILE)) or 0
         except CorruptCheckpointError as exc:
             log.warning("%s; high watermark starts at the log start", exc)
-            hw = 0
-        self._high_watermark = min(max(hw, self.log_start_offset), self.log_end_offset)
-        if self.was_clean:
-            os.unlink(marker)
-        self._checkpoint_recovery_point()
+            return 0
+
+    def _clamp_high_watermark(self, offset: int) -> int:
+        """The one rule for a high watermark: never below the log start nor past the log end."""
+        return min(max(offset, self.log_start_offset), self.log_end_offset)
 
     def _checkpoint_recovery_point(self) -> None:
         """Every segment below the active one was fsynced when it rolled: recovery can skip them."""
@@ -229,9 +250,9 @@ class Log:
                 chunks = log_append_time_chunks(view, h, base, leader_epoch, append_time)
             else:
                 batch_ts = h.max_timestamp
-                chunks = (stamped_prefix(base, h.batch_length, leader_epoch), view[h.position + 16 : h.position + h.size])
-            self._maybe_roll(h.size, batch_ts, next_offset)
-            self.segments[-1].append(chunks, h.size, base, next_offset, batch_ts)
+                chunks = (stamped_prefix(base, h.batch_length, leader_epoch),
+                          view[h.position + STAMPED_PREFIX_SIZE : h.position + h.size])
+            self._write_batch(chunks, h.size, base, next_offset, batch_ts)
             if batch_ts > max_ts:
                 max_ts = batch_ts
             count += h.record_count
@@ -256,12 +277,17 @@ class Log:
         max_ts, count, size = -1, 0, 0
         for h in headers:
             next_offset = h.base_offset + h.last_offset_delta + 1
-            self._maybe_roll(h.size, h.max_timestamp, next_offset)
             self._epochs.assign(h.partition_leader_epoch, h.base_offset)
-            self.active.append((view[h.position : h.position + h.size],), h.size, h.base_offset, next_offset, h.max_timestamp)
+            self._write_batch((view[h.position : h.position + h.size],), h.size, h.base_offset, next_offset,
+                              h.max_timestamp)
             max_ts, count, size = max(max_ts, h.max_timestamp), count + h.record_count, size + h.size
         self._after_append(count)
         return AppendInfo(headers[0].base_offset, self.log_end_offset - 1, max_ts, count, size)
+
+    def _write_batch(self, chunks, size: int, base_offset: int, next_offset: int, timestamp: int) -> None:
+        """The one write path of leader and follower appends: roll when due, then write the batch."""
+        self._maybe_roll(size, timestamp, next_offset)
+        self.segments[-1].append(chunks, size, base_offset, next_offset, timestamp)
 
     def _maybe_roll(self, size: int, max_timestamp: int, next_offset: int) -> None:
         seg = self.segments[-1]
@@ -367,7 +393,7 @@ class Log:
 
     # -- high watermark ------------------------------------------------------
     def update_high_watermark(self, offset: int) -> int:
-        self._high_watermark = min(max(offset, self.log_start_offset), self.log_end_offset)
+        self._high_watermark = self._clamp_high_watermark(offset)
         return self._high_watermark
 
     def checkpoint_high_watermark(self) -> None:
@@ -406,7 +432,7 @@ class Log:
 
     def _after_truncation(self) -> None:
         self._epochs.truncate_from_end(self.log_end_offset)
-        self._high_watermark = min(max(self._high_watermark, self.log_start_offset), self.log_end_offset)
+        self._high_watermark = self._clamp_high_watermark(self._high_watermark)
         self._checkpoint_recovery_point()
 
     def delete_segments_below(self, offset: int) -> list[int]:
@@ -425,7 +451,7 @@ class Log:
         del self.segments[:count], self._bases[:count]
         if deleted:
             self._epochs.truncate_from_start(self.log_start_offset)
-            self._high_watermark = max(self._high_watermark, self.log_start_offset)
+            self._high_watermark = self._clamp_high_watermark(self._high_watermark)
             log.info("deleted segments %s of %s; log start is now %d", deleted, self.directory, self.log_start_offset)
         return deleted
 

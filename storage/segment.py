@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Iterator
 
-from .batch import HEADER_SIZE, LOG_OVERHEAD, RecordBatch
+from .batch import HEADER_SIZE, RecordBatch
 from .errors import CorruptRecordError
 from .index import CorruptIndexError, OffsetIndex, TimeIndex
 
@@ -205,7 +205,7 @@ class LogSegment:
         while position < end:
             header = os.pread(self._fd, HEADER_SIZE, position)
             batch = RecordBatch(header)  # raises when fewer than 61 bytes are left
-            if batch.batch_length < HEADER_SIZE - LOG_OVERHEAD or position + batch.size > end:
+            if not batch.length_ok or position + batch.size > end:
                 raise CorruptRecordError(f"{self.log_path}: bad batch length at position {position}")
             yield position, batch
             position += batch.size
@@ -223,7 +223,7 @@ class LogSegment:
             offset = 0
             while len(chunk) - offset >= HEADER_SIZE:
                 batch = RecordBatch(chunk, offset)
-                if batch.batch_length < HEADER_SIZE - LOG_OVERHEAD:
+                if not batch.length_ok:
                     yield position + offset, batch  # the caller's validate() reports it
                     return
                 if offset + batch.size > len(chunk):
