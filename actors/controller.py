@@ -143,6 +143,13 @@ class Controller(Actor):
             self._touch()
         return control.Ack()
 
+    def _topic(self, name: str) -> cs.TopicState:
+        """The topic, or the typed error every admin request answers for one that does not exist."""
+        state = self.image.topics.get(name)
+        if state is None:
+            raise errors.UnknownTopicOrPartition(f"topic {name!r} does not exist")
+        return state
+
     def _partition(self, topic: str, partition: int):
         state = self.image.topics.get(topic)
         if state is None or not 0 <= partition < len(state.partitions):
@@ -216,16 +223,13 @@ class Controller(Actor):
     def delete_topic(self, request: admin.DeleteTopic, frames, peer):
         if self.spec.config.get("delete.topic.enable", "true") != "true":
             raise errors.TopicDeletionDisabled(f"topic {request.name!r} was not deleted: delete.topic.enable=false")
-        if request.name not in self.image.topics:
-            raise errors.UnknownTopicOrPartition(f"topic {request.name!r} does not exist")
+        self._topic(request.name)
         self._commit(cs.TopicDeleted(request.name))
         self.log.info("deleted topic %s", request.name)
         return admin.TopicResponse()
 
     def create_partitions(self, request: admin.CreatePartitions, frames, peer):
-        topic = self.image.topics.get(request.name)
-        if topic is None:
-            raise errors.UnknownTopicOrPartition(f"topic {request.name!r} does not exist")
+        topic = self._topic(request.name)
         current = len(topic.partitions)
         if request.count <= current:
             raise errors.InvalidPartitions(
@@ -243,9 +247,7 @@ class Controller(Actor):
             raise errors.InvalidConfig(str(exc)) from None
 
     def alter_configs(self, request: admin.AlterConfigs, frames, peer):
-        topic = self.image.topics.get(request.topic)
-        if topic is None:
-            raise errors.UnknownTopicOrPartition(f"topic {request.topic!r} does not exist")
+        topic = self._topic(request.topic)
         merged = dict(topic.configs)
         changed = self._validated(request.set)
         merged.update(changed)
@@ -258,9 +260,7 @@ class Controller(Actor):
         return response
 
     def describe_configs(self, request: admin.DescribeConfigs, frames, peer):
-        topic = self.image.topics.get(request.topic)
-        if topic is None:
-            raise errors.UnknownTopicOrPartition(f"topic {request.topic!r} does not exist")
+        topic = self._topic(request.topic)
         configs = effective_topic_configs(self.spec.config, topic.configs)
         return admin.ConfigsResponse(
             topic=request.topic, configs=configs, overrides=sorted(topic.configs),
