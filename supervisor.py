@@ -1,20 +1,17 @@
-"""The supervisor: starts, watches and restarts actor processes; the cluster's entry point.
+"""The cluster's entry point: a local cluster (or a few brokers joining one) assembled and supervised.
 
-Read it as a table of child specs plus one loop, Erlang/OTP style:
+Three jobs, three places:
 
-* ``ChildSpec`` says what to run (an ``actors.runtime.ActorSpec``), whether to
-  restart it (``permanent`` actors always come back), and how long a clean stop
-  may take.
-* The loop waits on every child's process sentinel, so a death is noticed the
-  moment it happens. A dead child is reported to the controller (a dead leader
-  loses its endpoint in metadata at once) and restarted after a backoff that
-  doubles with each recent restart. Restart intensity: more than
-  ``supervisor.max.restarts`` restarts within ``supervisor.max.seconds`` and the
-  child is marked ``failed`` and left down; the rest of the cluster keeps serving.
-* PartitionLeaders are not in a fixed table: the supervisor watches the
-  controller's image and reconciles — a partition led by one of its brokers gets a
-  ``leader-<topic>-<partition>`` child; a deleted topic's leader is stopped and its
-  directory removed.
+* ``actors.supervision.ChildSupervisor`` is the generic supervisor — start,
+  watch, restart with backoff and intensity, stop in reverse start order — and
+  knows nothing about topics;
+* ``actors.children.desired_children`` is the pure function from the controller's
+  image to the dynamic children (partition leaders) these brokers should run, and
+  ``actors.children.plan`` the diff the supervisor applies;
+* this module assembles a cluster around them: config, endpoints and ports, the
+  static children (controller, one BrokerActor and one RetentionCleaner per
+  broker), death reports to the controller, the registry file other terminals
+  read, and the control socket behind ``zafka actors`` / ``kill`` / ``stop``.
 
 Children are forked from a forkserver that has the heavy imports preloaded, so
 each actor process starts fast and shares those pages. Every child dies with the
@@ -27,22 +24,22 @@ import collections
 import json
 import logging
 import multiprocessing
-import multiprocessing.connection
 import os
 import shutil
 import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
 
-import msgspec
 import psutil
 import zmq
 
+from actors.children import Running, desired_children, plan
 from actors.config import BrokerConfig, ConfigError, load_properties
+from actors.kinds import PRELOAD, kind_row
 from actors.log_limit import LogLimit
-from actors.runtime import ActorSpec, run_encoded
+from actors.specs import ActorArgs, ActorSpec, BrokerArgs, CleanerArgs, ControllerArgs
+from actors.supervision import FAILED, STOPPING, Child, ChildSpec, ChildSupervisor, RestartIntensity
 from actors.watch import MetadataWatcher
 from wire import control, errors, protocol
 from wire.admin import DescribeCluster
@@ -51,44 +48,12 @@ from wire.transport import Connection
 
 log = logging.getLogger("zafka.supervisor")
 
-PRELOAD = ["actors.runtime", "actors.controller", "actors.broker", "actors.partition_leader",
-           "actors.retention_cleaner", "storage", "wire", "zmq", "msgspec", "pykka"]
 REGISTRY_FILE = "supervisor.json"
-START_ORDER = {"controller": 0, "broker": 1, "cleaner": 2, "leader": 3}
-# how often each kind's loop ticks its actor: leaders expire fetch long polls (fetch.max.wait.ms
-# precision), the controller expires metadata watches; the rest only run slow timers
-TICK_MS = {"leader": 10, "controller": 50, "broker": 100, "cleaner": 100}
 # control requests are a few hundred bytes: ZeroMQ drops a peer that sends more than this, and
 # the decode gate answers anything between protocol.MAX_HEADER_BYTES and it with an error
 CONTROL_MAX_MESSAGE_BYTES = 2 * protocol.MAX_HEADER_BYTES
 # what `zafka kill --signal` may send (the same list as the CLI's): crash, stop cleanly, freeze, thaw
 KILL_SIGNALS = {name: signal.Signals["SIG" + name] for name in ("KILL", "TERM", "INT", "STOP", "CONT", "HUP")}
-
-
-@dataclass
-class ChildSpec:
-    actor: ActorSpec
-    restart: str = "permanent"  # permanent: always restarted; temporary: never
-    shutdown_s: float = 10.0
-
-
-@dataclass
-class Child:
-    spec: ChildSpec
-    process: multiprocessing.process.BaseProcess | None = None
-    state: str = "starting"  # running, restarting, failed, stopped
-    restarts: int = 0
-    recent: collections.deque = field(default_factory=collections.deque)
-    started_at: float = 0.0
-    restart_at: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return self.spec.actor.name
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.is_alive()
 
 
 class PortAllocator:
@@ -124,6 +89,8 @@ class Supervisor:
         broker_ids: list[int] | None = None,
         start_timeout: float = 30.0,
     ):
+        if not start_timeout > 0:  # also refuses nan
+            raise ValueError(f"start_timeout must be a positive number of seconds, got {start_timeout!r}")
         self.data_dir = os.path.abspath(data_dir)
         os.makedirs(self.data_dir, exist_ok=True)
         props = load_properties(config_file) if config_file else {}
@@ -147,22 +114,20 @@ class Supervisor:
         }
         explicit_dirs = "log.dirs" in props or "log.dir" in props
         self.log_dirs = list(self.broker_config.log_dirs) if explicit_dirs else [os.path.join(self.data_dir, "kafka-logs")]
-        self.max_restarts = int(self.props.get("supervisor.max.restarts", "5"))
-        self.max_seconds = float(self.props.get("supervisor.max.seconds", "30"))
-        self.backoff_s = int(self.props.get("supervisor.restart.backoff.ms", "100")) / 1000
-        self.backoff_max_s = int(self.props.get("supervisor.restart.backoff.max.ms", "5000")) / 1000
-        if not start_timeout > 0:  # also refuses nan
-            raise ValueError(f"start_timeout must be a positive number of seconds, got {start_timeout!r}")
         self.start_timeout = start_timeout
-        self.children: dict[str, Child] = {}
-        self._lock = threading.RLock()
+        intensity = RestartIntensity(
+            max_restarts=int(self.props.get("supervisor.max.restarts", "5")),
+            max_seconds=float(self.props.get("supervisor.max.seconds", "30")),
+            backoff_s=int(self.props.get("supervisor.restart.backoff.ms", "100")) / 1000,
+            backoff_max_s=int(self.props.get("supervisor.restart.backoff.max.ms", "5000")) / 1000,
+        )
+        mp = multiprocessing.get_context("forkserver")
+        mp.set_forkserver_preload(PRELOAD)
+        self.tree = ChildSupervisor(mp, intensity, on_death=self._report_death, between_rounds=self._reconcile)
         self._stopping = threading.Event()
         self._stopped = threading.Event()
-        self._wakeup_r, self._wakeup_w = multiprocessing.Pipe(duplex=False)
         self._image: ClusterImage | None = None
         self._reports: collections.deque = collections.deque()
-        self._mp = multiprocessing.get_context("forkserver")
-        self._mp.set_forkserver_preload(PRELOAD)
         self._threads: list[threading.Thread] = []
         self._control_ready = threading.Event()
         self.control_endpoint = ""
@@ -176,14 +141,13 @@ class Supervisor:
             control.Ping: lambda r: control.Ack(),
         }
 
-    # -- the table of children -------------------------------------------------------
-    def _actor(self, name: str, kind: str, endpoint: str, broker_id: int = -1, **args: str) -> ActorSpec:
-        return ActorSpec(
+    # -- the children ------------------------------------------------------------------------
+    def _spec(self, name: str, kind: str, endpoint: str, args: ActorArgs, broker_id: int = -1) -> ChildSpec:
+        return ChildSpec(ActorSpec(
             name=name, kind=kind, bind=endpoint, advertised=self._advertised(endpoint),
             data_dir=self.data_dir, controller=self.controller_endpoint, broker_id=broker_id,
-            config=self.props, args={k: str(v) for k, v in args.items()}, supervisor_pid=os.getpid(),
-            tick_ms=TICK_MS.get(kind, 10),
-        )
+            config=self.props, args=args, supervisor_pid=os.getpid(), tick_ms=kind_row(kind).tick_ms,
+        ))
 
     def _advertised(self, endpoint: str) -> str:
         adv = self._advertised_host
@@ -198,16 +162,20 @@ class Supervisor:
     def _static_specs(self) -> list[ChildSpec]:
         specs = []
         if self.own_controller:
-            specs.append(ChildSpec(self._actor("controller", "controller", self.controller_endpoint)))
+            specs.append(self._spec("controller", "controller", self.controller_endpoint, ControllerArgs()))
         for b in self.broker_ids:
-            specs.append(ChildSpec(self._actor(
-                f"broker-{b}", "broker", self.broker_endpoints[b], b, log_dirs=",".join(self.broker_log_dirs(b)),
-            )))
-            specs.append(ChildSpec(self._actor(f"cleaner-{b}", "cleaner", self._free_endpoint(), b)))
+            specs.append(self._spec(f"broker-{b}", "broker", self.broker_endpoints[b],
+                                    BrokerArgs(tuple(self.broker_log_dirs(b))), b))
+            specs.append(self._spec(f"cleaner-{b}", "cleaner", self._free_endpoint(), CleanerArgs(), b))
         return specs
 
     def _free_endpoint(self) -> str:
         return f"tcp://{self.host}:{self.ports.take()}"
+
+    @property
+    def children(self) -> dict[str, Child]:
+        with self.tree.lock:
+            return dict(self.tree.children)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -230,14 +198,14 @@ class Supervisor:
             for b in self.broker_ids:
                 os.makedirs(os.path.join(d, f"broker-{b}"), exist_ok=True)
         try:
-            for spec in self._static_specs():
-                self._start_child(Child(spec))
+            for spec in self._static_specs():  # in start order: the table's ranks
+                self.tree.start(spec)
             self._spawn_thread(self._control_loop, "control")
             self._control_ready.wait(5)
             self._watcher = MetadataWatcher(self.controller_endpoint, self._on_image, name="supervisor-watch")
             self._watcher.start()
             self._spawn_thread(self._reporter_loop, "reporter")
-            self._spawn_thread(self._watch_loop, "watch")
+            self.tree.start_watching()
             self._write_registry()
             self._wait_until_serving()
         except BaseException:
@@ -265,7 +233,7 @@ class Supervisor:
         deadline = time.monotonic() + self.start_timeout
         last_problem = "no broker asked yet"
         while time.monotonic() < deadline:
-            failed = [c.name for c in self.children.values() if c.state == "failed"]
+            failed = [c.name for c in self.tree.snapshot() if c.state == FAILED]
             if failed:
                 raise RuntimeError(f"actors failed to start: {', '.join(failed)}; see {self.logs_dir}")
             try:
@@ -285,34 +253,15 @@ class Supervisor:
         )
 
     def stop(self) -> None:
-        """Stop every child: leaders first, the controller last; SIGKILL what will not stop."""
+        """Stop every child in reverse start order (leaders first, the controller last)."""
         if self._stopping.is_set():
             self._stopped.wait(60)
             return
         self._stopping.set()
-        self._wake()
         watcher = getattr(self, "_watcher", None)
         if watcher is not None:
             watcher.stop()
-        with self._lock:
-            children = list(self.children.values())
-        for kind in ("leader", "cleaner", "broker", "controller"):
-            group = [c for c in children if c.spec.actor.kind == kind and c.alive]
-            for c in group:
-                c.state = "stopped"
-                try:
-                    c.process.terminate()
-                except (OSError, AttributeError):
-                    pass
-            deadline = time.monotonic() + max((c.spec.shutdown_s for c in group), default=0)
-            for c in group:
-                c.process.join(max(0.0, deadline - time.monotonic()))
-                if c.process.is_alive():
-                    log.warning("%s did not stop in time; killing it", c.name)
-                    c.process.kill()
-                    c.process.join(5)
-        for c in children:
-            c.state = "stopped"
+        self.tree.stop_all()
         for t in self._threads:
             t.join(5)
         try:
@@ -336,131 +285,40 @@ class Supervisor:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    # -- starting and watching children -----------------------------------------------------------
-    def _start_child(self, child: Child) -> None:
-        spec_bytes = msgspec.msgpack.encode(child.spec.actor)
-        process = self._mp.Process(target=run_encoded, args=(spec_bytes,), name=child.name, daemon=False)
-        process.start()
-        child.process = process
-        child.state = "running"
-        child.started_at = time.time()
-        with self._lock:
-            self.children[child.name] = child
-        log.info("started %s (pid %d) at %s", child.name, process.pid, child.spec.actor.bind)
-
-    def _wake(self) -> None:
-        try:
-            self._wakeup_w.send_bytes(b"x")
-        except OSError:
-            pass
-
-    def _watch_loop(self) -> None:
-        while not self._stopping.is_set():
-            with self._lock:
-                running = {c.process.sentinel: c for c in self.children.values() if c.state == "running" and c.process}
-            ready = multiprocessing.connection.wait([*running, self._wakeup_r], timeout=0.05)
-            if self._wakeup_r in ready:
-                while self._wakeup_r.poll():
-                    self._wakeup_r.recv_bytes()
-            if self._stopping.is_set():
-                return
-            for sentinel in ready:
-                child = running.get(sentinel)
-                if child is not None:
-                    self._on_death(child)
-            self._restart_due()
-            self._reconcile()
-
-    def _on_death(self, child: Child) -> None:
-        child.process.join(0)
-        code = child.process.exitcode
-        now = time.monotonic()
-        child.recent.append(now)
-        while child.recent and now - child.recent[0] > self.max_seconds:
-            child.recent.popleft()
-        a = child.spec.actor
-        self._reports.append(control.ActorDied(
-            name=a.name, kind=a.kind, broker_id=a.broker_id, topic=a.args.get("topic", ""),
-            partition=int(a.args.get("partition", -1)),
-        ))
-        if child.spec.restart != "permanent":
-            child.state = "stopped"
-            log.info("%s exited (code %s)", child.name, code)
-            return
-        if len(child.recent) > self.max_restarts:
-            child.state = "failed"
-            log.error(
-                "%s died %d times within %.0f s (last exit code %s); giving up on it",
-                child.name, len(child.recent), self.max_seconds, code,
-            )
-            return
-        delay = min(self.backoff_s * (2 ** (len(child.recent) - 1)), self.backoff_max_s)
-        child.state = "restarting"
-        child.restart_at = now + delay
-        log.warning("%s died (exit code %s); restarting in %.2f s", child.name, code, delay)
-
-    def _restart_due(self) -> None:
-        now = time.monotonic()
-        with self._lock:
-            due = [c for c in self.children.values() if c.state == "restarting" and c.restart_at <= now]
-        for child in due:
-            child.restarts += 1
-            self._start_child(child)
-
-    # -- partition leaders follow the controller's image --------------------------------------------
+    # -- dynamic children follow the controller's image -----------------------------------------
     def _on_image(self, image: ClusterImage) -> None:
         self._image = image
-        self._wake()
+        self.tree.wake()
 
     def _reconcile(self) -> None:
+        """Between watch rounds: apply ``actors.children.plan`` for the latest image."""
         image = self._image
         if image is None or self._stopping.is_set():
             return
-        wanted: dict[str, tuple] = {}
-        for topic in image.topics.values():
-            for part in topic.partitions:
-                if part.leader in self.broker_ids:
-                    name = f"leader-{topic.name}-{part.partition}"
-                    log_dir = part.replica_dirs.get(part.leader) or self.broker_log_dirs(part.leader)[0]
-                    wanted[name] = (topic, part, log_dir)
-        with self._lock:
-            leaders = {
-                n: c for n, c in self.children.items() if c.spec.actor.kind == "leader" and c.state != "stopping"
-            }
-        for name, child in leaders.items():
-            want = wanted.get(name)
-            args = child.spec.actor.args
-            if want is None or want[0].topic_id != args["topic_id"] or int(args["broker"]) != want[1].leader:
-                child.state = "stopping"  # a clean stop may take seconds: not on this loop
-                deleted = want is None or want[0].topic_id != args["topic_id"]
-                threading.Thread(target=self._retire_leader, args=(child, deleted), daemon=True).start()
-        for name, (topic, part, log_dir) in wanted.items():
-            if name not in self.children:
-                spec = ChildSpec(self._actor(
-                    name, "leader", self._free_endpoint(), part.leader, topic=topic.name,
-                    partition=part.partition, log_dir=log_dir, topic_id=topic.topic_id, broker=part.leader,
-                ))
-                self._start_child(Child(spec))
+        desired = desired_children(image, self.broker_ids, lambda b: self.broker_log_dirs(b)[0])
+        dynamic = {c.name: c for c in self.tree.snapshot() if c.spec.actor.kind in ("leader",)}
+        running = {name: Running(c.spec.actor.broker_id, c.spec.actor.args, c.state == STOPPING)
+                   for name, c in dynamic.items()}
+        changes = plan(running, desired)
+        for retire in changes.retire:
+            self.tree.retire(dynamic[retire.name], self._remove_data if retire.deleted else lambda child: None)
+        for want in changes.start:
+            self.tree.start(self._spec(want.name, want.kind, self._free_endpoint(), want.args, want.broker_id))
 
-    def _retire_leader(self, child: Child, deleted: bool) -> None:
-        if child.process is not None and child.process.is_alive():
-            child.process.terminate()
-            child.process.join(child.spec.shutdown_s)
-            if child.process.is_alive():
-                child.process.kill()
-                child.process.join(5)
-        args = child.spec.actor.args
-        if deleted:
-            path = os.path.join(args["log_dir"], f"{args['topic']}-{args['partition']}")
-            shutil.rmtree(path, ignore_errors=True)
-            log.info("removed %s and its directory %s", child.name, path)
-        child.state = "stopped"
-        with self._lock:
-            if self.children.get(child.name) is child:
-                del self.children[child.name]
-        self._wake()  # a recreated topic's leader can start now
+    @staticmethod
+    def _remove_data(child: Child) -> None:
+        path = child.spec.actor.args.directory
+        shutil.rmtree(path, ignore_errors=True)
+        log.info("removed %s and its directory %s", child.name, path)
 
     # -- reports to the controller ---------------------------------------------------------------
+    def _report_death(self, child: Child, exitcode: int | None) -> None:
+        a = child.spec.actor
+        self._reports.append(control.ActorDied(
+            name=a.name, kind=a.kind, broker_id=a.broker_id, topic=getattr(a.args, "topic", ""),
+            partition=getattr(a.args, "partition", -1),
+        ))
+
     def _reporter_loop(self) -> None:
         conn = None
         while not self._stopping.is_set():
@@ -485,9 +343,7 @@ class Supervisor:
     # -- introspection and control ----------------------------------------------------------------
     def actors(self, memory: bool = True) -> list[control.ActorStatus]:
         out = []
-        with self._lock:
-            children = list(self.children.values())
-        for c in sorted(children, key=lambda c: (START_ORDER.get(c.spec.actor.kind, 9), c.name)):
+        for c in self.tree.snapshot():
             alive = c.alive
             rss = uss = 0
             if memory and alive:
@@ -509,8 +365,7 @@ class Supervisor:
         A ``KeyError`` when there is no such running actor — including one that
         exits between the lookup and the signal, which is a race, not a crash.
         """
-        with self._lock:
-            child = self.children.get(name)
+        child = self.tree.get(name)
         if child is None or not child.alive:
             raise KeyError(f"no running actor named {name!r}")
         pid = child.process.pid
@@ -522,8 +377,7 @@ class Supervisor:
 
     def kill_broker(self, broker_id: int, sig: int = signal.SIGKILL) -> list[str]:
         """A whole-broker crash: every actor of that broker at once (those already gone are skipped)."""
-        with self._lock:
-            victims = [c for c in self.children.values() if c.spec.actor.broker_id == broker_id and c.alive]
+        victims = [c for c in self.tree.snapshot() if c.spec.actor.broker_id == broker_id and c.alive]
         killed = []
         for c in victims:
             try:
@@ -534,8 +388,7 @@ class Supervisor:
         return killed
 
     def pid_of(self, name: str) -> int:
-        with self._lock:
-            return self.children[name].process.pid
+        return self.tree.children[name].process.pid
 
     def _write_registry(self) -> None:
         registry = {

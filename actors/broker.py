@@ -26,7 +26,7 @@ class BrokerActor(Actor):
         cfg = self.spec.config
         self.auto_create = cfg.get("auto.create.topics.enable", "true").lower() == "true"
         self.heartbeat_interval = int(cfg.get("broker.heartbeat.interval.ms", "250")) / 1000
-        self.log_dirs = [d for d in self.spec.args.get("log_dirs", "").split(",") if d]
+        self.log_dirs = list(self.spec.args.log_dirs)
         self._creating: set[str] = set()  # topics being auto-created
         self._closing = threading.Event()
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)

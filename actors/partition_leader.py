@@ -12,7 +12,6 @@ With a single replica the high watermark is the log end. Followers, the ISR and
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -50,10 +49,10 @@ class PendingFetch:
 class PartitionLeader(Actor):
     def setup(self) -> None:
         args = self.spec.args
-        self.topic = args["topic"]
-        self.partition = int(args["partition"])
+        self.topic = args.topic
+        self.partition = args.partition
         self.configs: dict[str, str] = {}
-        directory = os.path.join(args["log_dir"], f"{self.topic}-{self.partition}")
+        directory = args.directory
         self.log_ = Log(directory, log_config_for(self.spec.config, {}))
         if self.log_.recovered_bytes:
             self.log.warning("recovery cut %d bytes from %s", self.log_.recovered_bytes, directory)

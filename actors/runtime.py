@@ -19,7 +19,6 @@ Each actor process runs ``run(spec)``:
 from __future__ import annotations
 
 import ctypes
-import importlib
 import logging
 import os
 import signal
@@ -36,33 +35,13 @@ from wire.base import Request, Response
 from wire.errors import InvalidRequest, UnknownServerError, ZafkaError
 
 from .errors import to_wire_error
+from .kinds import actor_class
 from .log_limit import LogLimit
+from .specs import ActorSpec, decode_spec
+
+__all__ = ["Actor", "ActorSpec", "Inbound", "TICK", "run", "run_encoded"]
 
 log = logging.getLogger("zafka.actor")
-
-KINDS = {
-    "controller": "actors.controller:Controller",
-    "broker": "actors.broker:BrokerActor",
-    "leader": "actors.partition_leader:PartitionLeader",
-    "cleaner": "actors.retention_cleaner:RetentionCleaner",
-}
-
-
-class ActorSpec(msgspec.Struct, kw_only=True):
-    """Everything a child process needs, handed over by the supervisor."""
-
-    name: str
-    kind: str
-    bind: str  # tcp://host:port the ROUTER binds
-    advertised: str  # the endpoint others are told to use
-    data_dir: str
-    controller: str  # the controller's endpoint
-    broker_id: int = -1
-    config: dict[str, str] = {}  # the broker's server.properties, as strings
-    args: dict[str, str] = {}  # kind-specific (topic, partition, log_dir, ...)
-    supervisor_pid: int = 0
-    tick_ms: int = 10
-
 
 class Inbound(msgspec.Struct):
     peer: bytes
@@ -222,11 +201,6 @@ def setup_logging(data_dir: str, name: str, level: int = logging.INFO) -> str:
     return path
 
 
-def load_kind(kind: str) -> type[Actor]:
-    module_name, _, class_name = KINDS[kind].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
-
-
 def run(spec: ActorSpec) -> None:
     """Process entry point: serve until SIGTERM, then stop cleanly."""
     _die_with_parent(spec.supervisor_pid)
@@ -247,7 +221,7 @@ def run(spec: ActorSpec) -> None:
     outbox_address = f"inproc://outbox-{os.getpid()}"
     outbox = ctx.socket(zmq.PULL)
     outbox.bind(outbox_address)
-    cls = load_kind(spec.kind)
+    cls = actor_class(spec.kind)
     try:
         ref = cls.start(spec, outbox_address)
     except Exception:
@@ -341,4 +315,4 @@ def _send_quietly(router, parts) -> None:
 
 def run_encoded(spec_bytes: bytes) -> None:
     """Entry for ``multiprocessing``: the spec travels as msgpack, not pickle."""
-    run(msgspec.msgpack.decode(spec_bytes, type=ActorSpec))
+    run(decode_spec(spec_bytes))

@@ -1,0 +1,92 @@
+"""The actor kinds: one row each, and everything the runtime and the supervisor know of a kind.
+
+Read it as Erlang/OTP child specs kept as data. A row names the actor class, how
+often its loop ticks it, its start rank (children start in rank order and stop in
+the reverse order, as OTP stops children), how long a clean stop may take before
+SIGKILL, and its restart policy:
+
+* ``permanent`` — restarted whenever it exits;
+* ``transient`` — restarted only after an abnormal exit (a signal or a non-zero
+  code), so a child that finishes its job cleanly stays down.
+
+Adding a kind is one row here, one ``*Args`` struct in ``actors.specs`` and one
+module with the actor class.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import NamedTuple, get_args
+
+from . import specs
+
+PERMANENT = "permanent"
+TRANSIENT = "transient"
+RESTART_POLICIES = (PERMANENT, TRANSIENT)
+
+
+class Kind(NamedTuple):
+    name: str
+    actor: str  # "module:Class"
+    args: type  # its member of actors.specs.ActorArgs
+    tick_ms: int  # the loop's timer: long-poll expiry precision, slow timers
+    start_rank: int  # lower starts first, stops last
+    shutdown_s: float  # SIGTERM, then this long, then SIGKILL
+    restart: str = PERMANENT
+
+    @property
+    def module(self) -> str:
+        return self.actor.partition(":")[0]
+
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    # the controller expires metadata watches; leaders expire fetch long polls (fetch.max.wait.ms
+    # precision) and run flush.ms; brokers and cleaners only run slow timers
+    Kind("controller", "actors.controller:Controller", specs.ControllerArgs, tick_ms=50, start_rank=0, shutdown_s=10),
+    Kind("broker", "actors.broker:BrokerActor", specs.BrokerArgs, tick_ms=100, start_rank=1, shutdown_s=10),
+    Kind("cleaner", "actors.retention_cleaner:RetentionCleaner", specs.CleanerArgs, tick_ms=100, start_rank=2,
+         shutdown_s=5),
+    Kind("leader", "actors.partition_leader:PartitionLeader", specs.LeaderArgs, tick_ms=10, start_rank=3,
+         shutdown_s=10),
+)}
+
+# what every actor process imports: the forkserver loads it once, so each child starts fast
+PRELOAD = sorted({"actors.runtime", "storage", "wire", "zmq", "msgspec", "pykka", *(k.module for k in KINDS.values())})
+
+
+def kind_row(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown actor kind {name!r}; kinds are {', '.join(KINDS)}") from None
+
+
+def actor_class(name: str) -> type:
+    module_name, _, class_name = kind_row(name).actor.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def should_restart(policy: str, exitcode: int | None) -> bool:
+    """OTP's rule: permanent children always come back, transient ones only after a crash."""
+    if policy == PERMANENT:
+        return True
+    if policy == TRANSIENT:
+        return exitcode != 0
+    raise ValueError(f"unknown restart policy {policy!r}; policies are {', '.join(RESTART_POLICIES)}")
+
+
+def check_table() -> None:
+    """Every row is consistent: a known policy, args of the kind's own tag, distinct ranks."""
+    ranks = [k.start_rank for k in KINDS.values()]
+    if len(set(ranks)) != len(ranks):
+        raise ValueError("two actor kinds share a start rank: the stop order would be ambiguous")
+    for k in KINDS.values():
+        if k.restart not in RESTART_POLICIES:
+            raise ValueError(f"kind {k.name}: unknown restart policy {k.restart!r}")
+        if k.args.__struct_config__.tag != k.name:
+            raise ValueError(f"kind {k.name}: its args struct is tagged {k.args.__struct_config__.tag!r}")
+        if k.args not in get_args(specs.ActorArgs):
+            raise ValueError(f"kind {k.name}: {k.args.__name__} is missing from actors.specs.ActorArgs")
+
+
+check_table()
