@@ -5,7 +5,7 @@ bootstrap broker and controller at once (Metadata and admin requests), and every
 partition has its own ROUTER endpoint acting as its PartitionLeader (Produce,
 Fetch, ListOffsets) over a real ``storage.Log`` in a temporary directory. It
 follows the contract the BrokerActor, Controller and PartitionLeader implement
-(``DESIGN.md`` section 4 and the client brief), with knobs to inject faults:
+(``docs/architecture.md``, "The data path"), with knobs to inject faults:
 error replies, swallowed requests, moved or killed leaders, leaderless partitions.
 
 Sockets live on the broker thread only; test-thread calls are queued as commands

@@ -1,4 +1,4 @@
-"""The ``zafka`` command line (DESIGN.md §6).
+"""The ``zafka`` command line (README.md, "The `zafka` command").
 
 ``main`` parses and dispatches; each command group lives in its own module and
 imports the heavy parts (the supervisor, the client API) only when it runs, so

@@ -1,4 +1,4 @@
-"""The public client API against a real cluster (DESIGN.md section 6)."""
+"""The public client API against a real cluster (README.md, "From Python")."""
 
 from __future__ import annotations
 
