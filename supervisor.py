@@ -41,7 +41,7 @@ from actors.log_limit import LogLimit
 from actors.specs import ActorArgs, ActorSpec, BrokerArgs, CleanerArgs, ControllerArgs
 from actors.supervision import FAILED, STOPPING, Child, ChildSpec, ChildSupervisor, RestartIntensity
 from actors.watch import MetadataWatcher
-from wire import control, errors, protocol
+from wire import control, errors, protocol, sockets
 from wire.admin import DescribeCluster
 from wire.metadata import ClusterImage
 from wire.transport import Connection
@@ -115,11 +115,10 @@ class Supervisor:
         explicit_dirs = "log.dirs" in props or "log.dir" in props
         self.log_dirs = list(self.broker_config.log_dirs) if explicit_dirs else [os.path.join(self.data_dir, "kafka-logs")]
         self.start_timeout = start_timeout
+        cfg = self.broker_config
         intensity = RestartIntensity(
-            max_restarts=int(self.props.get("supervisor.max.restarts", "5")),
-            max_seconds=float(self.props.get("supervisor.max.seconds", "30")),
-            backoff_s=int(self.props.get("supervisor.restart.backoff.ms", "100")) / 1000,
-            backoff_max_s=int(self.props.get("supervisor.restart.backoff.max.ms", "5000")) / 1000,
+            max_restarts=cfg.supervisor_max_restarts, max_seconds=cfg.supervisor_max_seconds,
+            backoff_s=cfg.supervisor_restart_backoff_ms / 1000, backoff_max_s=cfg.supervisor_restart_backoff_max_ms / 1000,
         )
         mp = multiprocessing.get_context("forkserver")
         mp.set_forkserver_preload(PRELOAD)
@@ -146,7 +145,7 @@ class Supervisor:
         return ChildSpec(ActorSpec(
             name=name, kind=kind, bind=endpoint, advertised=self._advertised(endpoint),
             data_dir=self.data_dir, controller=self.controller_endpoint, broker_id=broker_id,
-            config=self.props, args=args, supervisor_pid=os.getpid(), tick_ms=kind_row(kind).tick_ms,
+            config=self.broker_config, args=args, supervisor_pid=os.getpid(), tick_ms=kind_row(kind).tick_ms,
         ))
 
     def _advertised(self, endpoint: str) -> str:
@@ -403,9 +402,7 @@ class Supervisor:
 
     def _control_loop(self) -> None:
         ctx = zmq.Context.instance()
-        sock = ctx.socket(zmq.ROUTER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.MAXMSGSIZE, CONTROL_MAX_MESSAGE_BYTES)
+        sock = sockets.router(ctx, max_message_bytes=CONTROL_MAX_MESSAGE_BYTES)
         port = sock.bind_to_random_port(f"tcp://{self.host}")
         self.control_endpoint = f"tcp://{self.host}:{port}"
         self._control_ready.set()

@@ -24,8 +24,8 @@ class BrokerActor(Actor):
     def setup(self) -> None:
         self.image = ClusterImage()
         cfg = self.spec.config
-        self.auto_create = cfg.get("auto.create.topics.enable", "true").lower() == "true"
-        self.heartbeat_interval = int(cfg.get("broker.heartbeat.interval.ms", "250")) / 1000
+        self.auto_create = cfg.auto_create_topics_enable
+        self.heartbeat_interval = cfg.broker_heartbeat_interval_ms / 1000
         self.log_dirs = list(self.spec.args.log_dirs)
         self._creating: set[str] = set()  # topics being auto-created
         self._closing = threading.Event()
@@ -50,7 +50,7 @@ class BrokerActor(Actor):
         host = self.spec.advertised.split("//", 1)[-1].rsplit(":", 1)[0]
         beat = control.BrokerHeartbeat(
             broker_id=self.spec.broker_id, endpoint=self.spec.advertised, host=host,
-            rack=self.spec.config.get("broker.rack") or None, log_dirs=self.log_dirs,
+            rack=self.spec.config.broker_rack or None, log_dirs=self.log_dirs,
         )
         conn = Connection(self.spec.controller)
         try:
@@ -95,8 +95,7 @@ class BrokerActor(Actor):
         self._creating.add(name)
         cfg = self.spec.config
         request = admin.CreateTopic(
-            name=name, partitions=int(cfg.get("num.partitions", "1")),
-            replication_factor=int(cfg.get("default.replication.factor", "1")),
+            name=name, partitions=cfg.num_partitions, replication_factor=cfg.default_replication_factor,
         )
 
         def create() -> None:

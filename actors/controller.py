@@ -46,7 +46,7 @@ class Controller(Actor):
             self._commit(cs.ClusterIdSet(cs.new_topic_id()[:22]))
         # a different version after every restart, so watchers always refetch
         self.image.version = int(time.time() * 1000) * 1000
-        self.session_timeout = int(self.spec.config.get("broker.session.timeout.ms", "3000")) / 1000
+        self.session_timeout = self.spec.config.broker_session_timeout_ms / 1000
         self.last_heartbeat: dict[int, float] = {}
         self.log.info("controller ready: %d events replayed, %d topics", replayed, len(self.image.topics))
         self.handlers = {
@@ -199,12 +199,12 @@ class Controller(Actor):
         cs.validate_topic_name(request.name)
         if request.name in self.image.topics:
             raise errors.TopicAlreadyExists(f"topic {request.name!r} already exists")
-        partitions = request.partitions if request.partitions > 0 else int(self.spec.config.get("num.partitions", "1"))
+        partitions = request.partitions if request.partitions > 0 else self.spec.config.num_partitions
         if request.partitions == 0 or partitions < 1:
             raise errors.InvalidPartitions(f"partitions must be at least 1, got {request.partitions}")
         rf = request.replication_factor
         if rf == -1:
-            rf = int(self.spec.config.get("default.replication.factor", "1"))
+            rf = self.spec.config.default_replication_factor
         configs = self._validated(request.configs)
         placed = cs.new_partitions(self.image, 0, partitions, rf, self._live_brokers())
         topic = cs.TopicState(name=request.name, topic_id=cs.new_topic_id(), partitions=placed, configs=configs)
@@ -221,7 +221,7 @@ class Controller(Actor):
         return warnings
 
     def delete_topic(self, request: admin.DeleteTopic, frames, peer):
-        if self.spec.config.get("delete.topic.enable", "true") != "true":
+        if not self.spec.config.delete_topic_enable:
             raise errors.TopicDeletionDisabled(f"topic {request.name!r} was not deleted: delete.topic.enable=false")
         self._topic(request.name)
         self._commit(cs.TopicDeleted(request.name))

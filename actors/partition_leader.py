@@ -22,7 +22,7 @@ from wire.metadata import ClusterImage
 from wire.produce import Produce, ProduceResponse
 from wire.transport import Connection
 
-from .config import log_config_for
+from .config import effective_topic_configs
 from .runtime import Actor
 from .watch import ImageUpdate, watch_for
 
@@ -52,8 +52,9 @@ class PartitionLeader(Actor):
         self.topic = args.topic
         self.partition = args.partition
         self.configs: dict[str, str] = {}
+        self.min_insync_replicas = self.spec.config.min_insync_replicas  # until the topic's own configs come
         directory = args.directory
-        self.log_ = Log(directory, log_config_for(self.spec.config, {}))
+        self.log_ = Log(directory, self.spec.config.log_config_for({}))
         if self.log_.recovered_bytes:
             self.log.warning("recovery cut %d bytes from %s", self.log_.recovered_bytes, directory)
         self.log_.update_high_watermark(self.log_.log_end_offset)
@@ -121,7 +122,8 @@ class PartitionLeader(Actor):
 
     def _set_configs(self, configs: dict[str, str]) -> None:
         self.configs = dict(configs)
-        self.log_.config = log_config_for(self.spec.config, self.configs)
+        self.log_.config = self.spec.config.log_config_for(self.configs)
+        self.min_insync_replicas = int(effective_topic_configs(self.spec.config, self.configs)["min.insync.replicas"])
 
     def _check_leader(self) -> None:
         if self.epoch < 0:
@@ -132,7 +134,7 @@ class PartitionLeader(Actor):
         self._check_leader()
         if request.topic != self.topic or request.partition != self.partition:
             raise errors.NotLeader(f"this is the leader of {self.topic}-{self.partition}")
-        min_isr = int(self.configs.get("min.insync.replicas", self.spec.config.get("min.insync.replicas", "1")))
+        min_isr = self.min_insync_replicas
         if request.acks == -1 and min_isr > 1:
             raise errors.NotEnoughReplicas(
                 f"{self.topic}-{self.partition} has 1 in-sync replica, min.insync.replicas={min_isr}"

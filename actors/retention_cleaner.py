@@ -21,7 +21,7 @@ from .watch import ImageUpdate, watch_for
 class RetentionCleaner(Actor):
     def setup(self) -> None:
         self.image = ClusterImage()
-        self.interval = int(self.spec.config.get("log.retention.check.interval.ms", "300000")) / 1000
+        self.interval = self.spec.config.log_retention_check_interval_ms / 1000
         self.next_run = time.monotonic() + self.interval
         self.runs = 0
         self.watcher = watch_for(self)

@@ -30,7 +30,7 @@ import msgspec
 import pykka
 import zmq
 
-from wire import protocol
+from wire import protocol, sockets
 from wire.base import Request, Response
 from wire.errors import InvalidRequest, UnknownServerError, ZafkaError
 
@@ -77,8 +77,7 @@ class Actor(pykka.ThreadingActor):
 
     # -- pykka hooks ---------------------------------------------------------
     def on_start(self) -> None:
-        self._outbox = zmq.Context.instance().socket(zmq.PUSH)
-        self._outbox.setsockopt(zmq.LINGER, 1000)
+        self._outbox = sockets.push(linger_ms=sockets.OUTBOX_LINGER_MS)
         self._outbox.connect(self._outbox_address)
         self.setup()
 
@@ -211,12 +210,8 @@ def run(spec: ActorSpec) -> None:
     # on it (it stops actors with SIGTERM), so an actor never exits early and gets restarted
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     ctx = zmq.Context.instance()
-    router = ctx.socket(zmq.ROUTER)
-    router.setsockopt(zmq.LINGER, 500)
-    router.setsockopt(zmq.ROUTER_MANDATORY, 0)
-    router.setsockopt(zmq.MAXMSGSIZE, int(spec.config.get("socket.request.max.bytes", 104857600)))
-    router.setsockopt(zmq.SNDHWM, 100_000)
-    router.setsockopt(zmq.RCVHWM, 100_000)
+    router = sockets.router(ctx, max_message_bytes=spec.config.socket_request_max_bytes,
+                            linger_ms=sockets.ACTOR_LINGER_MS, hwm=sockets.ACTOR_HWM)
     router.bind(spec.bind)
     outbox_address = f"inproc://outbox-{os.getpid()}"
     outbox = ctx.socket(zmq.PULL)

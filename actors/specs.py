@@ -16,6 +16,8 @@ from typing import Union
 
 import msgspec
 
+from .config import BrokerConfig
+
 
 class ControllerArgs(msgspec.Struct, tag="controller", frozen=True):
     pass
@@ -53,7 +55,7 @@ class ActorSpec(msgspec.Struct, kw_only=True):
     data_dir: str
     controller: str  # the controller's endpoint
     broker_id: int = -1
-    config: dict[str, str] = {}  # the broker's server.properties, as strings
+    config: BrokerConfig = msgspec.field(default_factory=BrokerConfig)  # typed whole: no actor re-parses strings
     args: ActorArgs | None = None
     supervisor_pid: int = 0
     tick_ms: int = 10

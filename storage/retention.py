@@ -9,7 +9,9 @@ Kafka's rules, kept free of files so they are tested in microseconds:
   as long as the log stays at or above the limit after each deletion.
 * ``-1`` means unlimited for either rule. The active segment is never returned.
 * Broker-wide precedence: ``log.retention.ms`` > ``log.retention.minutes`` >
-  ``log.retention.hours``; a topic's own ``retention.ms`` beats all three.
+  ``log.retention.hours``; a topic's own ``retention.ms`` beats all three. The chain
+  is not written here but read from :data:`storage.config.TOPIC_DEFAULTS_FROM_BROKER`,
+  the one map every reader of topic-over-broker precedence shares.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .errors import InvalidConfigError
+from .config import HOUR_MS, parse_retention_limit, topic_over_broker
 
 DEFAULT_RETENTION_HOURS = 168
 UNLIMITED = -1
@@ -30,40 +32,14 @@ class SegmentFacts:
     largest_timestamp_ms: int  # largest record timestamp (file mtime if none)
 
 
-def _int_value(props: Mapping[str, object], key: str) -> int | None:
-    if key not in props or props[key] is None:
-        return None
-    raw = props[key]
-    try:
-        if isinstance(raw, bool):
-            raise ValueError("a boolean is not a number of milliseconds")
-        value = raw if isinstance(raw, int) else int(str(raw).strip())
-    except ValueError:
-        raise InvalidConfigError(key, raw, "an integer (milliseconds, -1 for unlimited)") from None
-    if value < -1:
-        raise InvalidConfigError(key, raw, "must be -1 (unlimited) or at least 0")
-    return value
-
-
 def resolve_retention_ms(broker: Mapping[str, object], topic: Mapping[str, object] | None = None) -> int:
     """Effective ``retention.ms``: topic override, then the broker's precedence chain."""
-    if topic:
-        value = _int_value(topic, "retention.ms")
-        if value is not None:
-            return value
-    for key, scale in (("log.retention.ms", 1), ("log.retention.minutes", 60_000), ("log.retention.hours", 3_600_000)):
-        value = _int_value(broker, key)
-        if value is not None:
-            return value if value < 0 else value * scale
-    return DEFAULT_RETENTION_HOURS * 3_600_000
+    value = topic_over_broker("retention.ms", topic or {}, broker, parse_retention_limit)
+    return DEFAULT_RETENTION_HOURS * HOUR_MS if value is None else value
 
 
 def resolve_retention_bytes(broker: Mapping[str, object], topic: Mapping[str, object] | None = None) -> int:
-    if topic:
-        value = _int_value(topic, "retention.bytes")
-        if value is not None:
-            return value
-    value = _int_value(broker, "log.retention.bytes")
+    value = topic_over_broker("retention.bytes", topic or {}, broker, parse_retention_limit)
     return UNLIMITED if value is None else value
 
 

@@ -1,7 +1,13 @@
 """zafka's wire package: message types, framing, transport and the public client API.
 
+Two layers. The protocol — msgspec messages (``wire.admin``, ``wire.fetch``,
+``wire.produce``, ``wire.metadata``, ``wire.control``, ``wire.errors``), framing
+(``wire.protocol``), sockets (``wire.sockets``) and transport (``wire.transport``,
+``wire.connections``) — is shared by actors and clients. The client API lives in
+``wire.client`` (producer, consumer, admin and their helpers).
+
 ``from wire import Producer, Consumer, Admin, TopicPartition`` is the user-facing
-surface (DESIGN.md section 6). The client classes are imported on first use
+surface (README.md, "From Python"). The client classes are imported on first use
 (PEP 562), so actors importing ``wire.protocol`` or ``wire.errors`` do not pay for
 the clients' imports.
 """
@@ -13,17 +19,17 @@ import importlib
 from . import errors
 
 _LAZY = {
-    "Producer": "wire.producer",
-    "Consumer": "wire.consumer",
-    "Admin": "wire.admin_client",
-    "TopicDescription": "wire.admin_client",
-    "PartitionDescription": "wire.admin_client",
-    "ClusterDescription": "wire.admin_client",
-    "ConfigEntry": "wire.admin_client",
-    "TopicPartition": "wire.records",
-    "RecordMetadata": "wire.records",
-    "ConsumerRecord": "wire.records",
-    "ProducerRecord": "wire.records",
+    "Producer": "wire.client.producer",
+    "Consumer": "wire.client.consumer",
+    "Admin": "wire.client.admin",
+    "TopicDescription": "wire.client.admin",
+    "PartitionDescription": "wire.client.admin",
+    "ClusterDescription": "wire.client.admin",
+    "ConfigEntry": "wire.client.admin",
+    "TopicPartition": "wire.client.records",
+    "RecordMetadata": "wire.client.records",
+    "ConsumerRecord": "wire.client.records",
+    "ProducerRecord": "wire.client.records",
 }
 
 __all__ = ["errors", *_LAZY]

@@ -25,10 +25,10 @@ from typing import Any, NamedTuple
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from . import protocol
+from . import protocol, sockets
 from .base import Request, Response
 from .errors import BrokerNotAvailable, RequestTimedOut, ZafkaError
-from .transport import Connection, context
+from .transport import Connection
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +98,7 @@ class _MonitoredConnection(Connection):
         super().__init__(endpoint, ctx=ctx)
 
     def _open(self) -> None:
-        sock = self._ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.SNDHWM, 10_000)
-        sock.setsockopt(zmq.RCVHWM, 10_000)
-        sock.setsockopt(zmq.SNDTIMEO, 0)  # a full queue fails the request instead of blocking the thread
+        sock = sockets.dealer(self._ctx, send_timeout_ms=0)  # a full queue fails the request, never blocks
         if self._want_monitor:
             self.monitor = sock.get_monitor_socket(_MONITOR_EVENTS)
         sock.connect(self.endpoint)
@@ -133,7 +129,7 @@ class ConnectionPool:
     """Connections and in-flight requests of one thread (see module docstring)."""
 
     def __init__(self, *, waker: Waker | None = None, monitor: bool = True, ctx: zmq.Context | None = None):
-        self._ctx = ctx or context()
+        self._ctx = ctx or sockets.context()
         self._waker = waker
         self._monitor = monitor
         self._conns: dict[str, _MonitoredConnection] = {}

@@ -17,7 +17,7 @@ import time
 
 import zmq
 
-from . import protocol
+from . import protocol, sockets
 from .base import Request, Response
 from .errors import RequestTimedOut, error_for
 
@@ -30,26 +30,18 @@ def next_corr() -> int:
         return next(_corr)
 
 
-def context() -> zmq.Context:
-    """The process's ZeroMQ context (created lazily, after any fork)."""
-    return zmq.Context.instance()
-
-
 class Connection:
     """One DEALER socket to one endpoint; not thread-safe (one per thread)."""
 
     def __init__(self, endpoint: str, *, ctx: zmq.Context | None = None):
         self.endpoint = endpoint
-        self._ctx = ctx or context()
+        self._ctx = ctx or sockets.context()
         self._socket: zmq.Socket | None = None
         self._pid = os.getpid()
         self._open()
 
     def _open(self) -> None:
-        sock = self._ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.SNDHWM, 10_000)
-        sock.setsockopt(zmq.RCVHWM, 10_000)
+        sock = sockets.dealer(self._ctx)
         sock.connect(self.endpoint)
         self._socket = sock
 

@@ -21,7 +21,7 @@ import pytest
 from tests.fake_broker import FakeBroker
 from wire import Admin, Consumer, Producer, TopicPartition, errors
 from wire.admin import CreateTopic, DescribeConfigs
-from wire.client_errors import ClientClosed, ClientConfigError, GroupsNotAvailable, NoOffsetForPartition, NotAssigned
+from wire.client.errors import ClientClosed, ClientConfigError, GroupsNotAvailable, NoOffsetForPartition, NotAssigned
 from wire.fetch import Fetch
 from wire.produce import Produce
 

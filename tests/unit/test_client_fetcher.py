@@ -10,11 +10,11 @@ import warnings
 
 import zmq
 
+from wire.client.fetcher import Fetcher
+from wire.client.records import TopicPartition
 from wire.connections import Failure, Reply
 from wire.errors import NotLeader, OffsetOutOfRange
 from wire.fetch import EARLIEST, Fetch, FetchResponse, ListOffsets, ListOffsetsResponse
-from wire.fetcher import Fetcher
-from wire.records import TopicPartition
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -10,11 +10,11 @@ import threading
 import pytest
 
 from wire import errors
-from wire.client_errors import ClientClosed, ClientConfigError, GroupsNotAvailable, NoOffsetForPartition, NotAssigned
-from wire.client_metadata import parse_bootstrap
-from wire.futures import RecordFuture
-from wire.interceptors import InterceptorChain
-from wire.records import ConsumerRecord, ProducerRecord, RecordMetadata, TopicPartition
+from wire.client.errors import ClientClosed, ClientConfigError, GroupsNotAvailable, NoOffsetForPartition, NotAssigned
+from wire.client.futures import RecordFuture
+from wire.client.interceptors import InterceptorChain
+from wire.client.metadata import parse_bootstrap
+from wire.client.records import ConsumerRecord, ProducerRecord, RecordMetadata, TopicPartition
 
 # -- value types ---------------------------------------------------------------------------------
 
@@ -201,9 +201,11 @@ def test_client_errors_are_zafka_errors_and_the_builtin_they_resemble():
 def test_importing_wire_does_not_import_the_clients():
     code = (
         "import sys, wire, wire.protocol;"
-        "print(any(m in sys.modules for m in ('wire.producer', 'wire.consumer', 'wire.admin_client')));"
+        "print(any(m in sys.modules for m in ('wire.client.producer', 'wire.client.consumer', 'wire.client.admin')));"
         "from wire import Producer, Consumer, Admin, TopicPartition, errors;"
         "print(Producer.__module__, Consumer.__module__, Admin.__module__, errors.__name__)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    assert out.stdout.split() == ["False", "wire.producer", "wire.consumer", "wire.admin_client", "wire.errors"]
+    assert out.stdout.split() == [
+        "False", "wire.client.producer", "wire.client.consumer", "wire.client.admin", "wire.errors",
+    ]

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from actors.config import BROKER_CONFIG_KEYS, TOPIC_CONFIG_KEYS
-from actors.config_evidence import BROKER_KEY_TESTS, TOPIC_KEY_TESTS
+from actors.config.evidence import BROKER_KEY_TESTS, TOPIC_KEY_TESTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TABLES = [("broker", BROKER_CONFIG_KEYS, BROKER_KEY_TESTS), ("topic", TOPIC_CONFIG_KEYS, TOPIC_KEY_TESTS)]
@@ -25,7 +25,7 @@ def _test_functions(path: str) -> set[str]:
 def test_every_key_in_effect_names_its_test_and_no_other_key_does(what, table, evidence):
     in_effect = {name for name, key in table.items() if key.in_effect}
     missing = sorted(in_effect - set(evidence))
-    assert not missing, f"{what} keys marked in effect without a test in actors/config_evidence.py: {missing}"
+    assert not missing, f"{what} keys marked in effect without a test in actors/config/evidence.py: {missing}"
     extra = sorted(set(evidence) - in_effect)
     assert not extra, f"{what} keys with evidence but not marked in effect (or unknown): {extra}"
 

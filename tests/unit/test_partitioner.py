@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wire.client_errors import ClientConfigError
-from wire.partitioner import Partitioner, key_hash, murmur2, partition_for_key, to_positive
+from wire.client.errors import ClientConfigError
+from wire.client.partitioner import Partitioner, key_hash, murmur2, partition_for_key, to_positive
 
 with warnings.catch_warnings():  # kafka-python's import-time deprecation noise
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -68,7 +68,7 @@ def test_key_partition_is_the_same_in_another_process():
     keys = [b"user-%d" % i for i in range(50)]
     here = [partition_for_key(k, 13) for k in keys]
     code = (
-        "from wire.partitioner import partition_for_key;"
+        "from wire.client.partitioner import partition_for_key;"
         "print([partition_for_key(b'user-%d' % i, 13) for i in range(50)])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

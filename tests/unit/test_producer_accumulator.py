@@ -11,7 +11,7 @@ import warnings
 
 import pytest
 
-from wire.accumulator import RECORD_OVERHEAD, RecordAccumulator, record_size
+from wire.client.accumulator import RECORD_OVERHEAD, RecordAccumulator, record_size
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -16,7 +16,7 @@ import logging
 import time
 from typing import NamedTuple
 
-from .admin import (
+from wire.admin import (
     AlterConfigs,
     ClusterResponse,
     ConfigsResponse,
@@ -26,11 +26,11 @@ from .admin import (
     DescribeCluster,
     DescribeConfigs,
 )
-from .base import Request, Response
-from .client_errors import ClientClosed, ClientConfigError, GroupsNotAvailable
-from .client_metadata import DEFAULT_BOOTSTRAP, ClusterMetadata
-from .connections import ConnectionPool, Reply
-from .errors import (
+from wire.base import Request, Response
+from wire.client.errors import ClientClosed, ClientConfigError, GroupsNotAvailable
+from wire.client.metadata import DEFAULT_BOOTSTRAP, ClusterMetadata
+from wire.connections import ConnectionPool, Reply
+from wire.errors import (
     BrokerNotAvailable,
     LeaderNotAvailable,
     NotController,
@@ -40,8 +40,8 @@ from .errors import (
     ZafkaError,
     error_for,
 )
-from .fetch import EARLIEST, LATEST, ListOffsets
-from .metadata import BrokerInfo
+from wire.fetch import EARLIEST, LATEST, ListOffsets
+from wire.metadata import BrokerInfo
 
 log = logging.getLogger("zafka.admin")
 
@@ -83,7 +83,7 @@ class ClusterDescription(NamedTuple):
 
 
 class Admin:
-    """Creates, describes, alters and deletes topics (see ``DESIGN.md`` section 6). One thread at a time."""
+    """Creates, describes, alters and deletes topics (see README.md, "From Python"). One thread at a time."""
 
     def __init__(self, bootstrap: str = DEFAULT_BOOTSTRAP, *, request_timeout_ms: float = 10000,
                  timeout_ms: float = 30000, retry_backoff_ms: float = 100, retry_backoff_max_ms: float = 1000):

@@ -2,8 +2,8 @@
 
 Like Kafka's ``KafkaConsumer`` it is meant for one thread; the only cross-thread
 call is ``close``, which interrupts a blocked ``poll`` or iteration. Fetching
-runs ahead of the user (``wire.fetcher``): while ``poll``'s records are being
-processed, the next responses are already in flight, so no thread is needed.
+runs ahead of the user (``wire.client.fetcher``): while ``poll``'s records are
+being processed, the next responses are already in flight, so no thread is needed.
 
 Consumer groups (``subscribe``, ``commit``, ``committed``) arrive with the
 GroupCoordinator; until then those calls raise ``GroupsNotAvailable`` and offsets
@@ -16,14 +16,14 @@ import threading
 import time
 from collections import deque
 
-from .client_errors import ClientClosed, ClientConfigError, GroupsNotAvailable, NotAssigned
-from .client_metadata import DEFAULT_BOOTSTRAP, ClusterMetadata
-from .connections import ConnectionPool, Waker
-from .errors import RequestTimedOut, UnknownTopicOrPartition
-from .fetch import EARLIEST, LATEST
-from .fetcher import RESETS, Fetcher, PartitionState
-from .interceptors import InterceptorChain
-from .records import TopicPartition
+from wire.client.errors import ClientClosed, ClientConfigError, GroupsNotAvailable, NotAssigned
+from wire.client.fetcher import RESETS, AssignedPartition, Fetcher
+from wire.client.interceptors import InterceptorChain
+from wire.client.metadata import DEFAULT_BOOTSTRAP, ClusterMetadata
+from wire.client.records import TopicPartition
+from wire.connections import ConnectionPool, Waker
+from wire.errors import RequestTimedOut, UnknownTopicOrPartition
+from wire.fetch import EARLIEST, LATEST
 
 
 def _as_tp(tp) -> TopicPartition:
@@ -39,7 +39,7 @@ def _as_tp(tp) -> TopicPartition:
 
 
 class Consumer:
-    """Reads records from assigned partitions (see ``DESIGN.md`` section 6)."""
+    """Reads records from assigned partitions (see README.md, "From Python")."""
 
     def __init__(
         self,
@@ -134,7 +134,7 @@ class Consumer:
         raise GroupsNotAvailable("committed() needs consumer groups, which arrive with the GroupCoordinator")
 
     # -- positions -------------------------------------------------------------------------------
-    def _state(self, tp) -> PartitionState:
+    def _state(self, tp) -> AssignedPartition:
         tp = _as_tp(tp)
         state = self._fetcher.states.get(tp)
         if state is None:

@@ -6,7 +6,7 @@ and a Python built-in where one fits so generic code (``except ValueError``) wor
 
 from __future__ import annotations
 
-from .errors import InvalidConfig, OffsetOutOfRange, ZafkaError
+from wire.errors import InvalidConfig, OffsetOutOfRange, ZafkaError
 
 
 class ClientConfigError(InvalidConfig, ValueError):

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import logging
 import time
+
 from storage.batch import iter_batches
 from storage.errors import CorruptRecordError
-
-from .client_errors import NoOffsetForPartition
-from .client_metadata import ClusterMetadata
-from .connections import ConnectionPool, Reply
-from .errors import (
+from wire.client.errors import NoOffsetForPartition
+from wire.client.metadata import ClusterMetadata
+from wire.client.records import ConsumerRecord, TopicPartition
+from wire.connections import ConnectionPool, Reply
+from wire.errors import (
     METADATA_REFRESH_ERRORS,
     CorruptRecord,
     OffsetOutOfRange,
@@ -34,8 +35,7 @@ from .errors import (
     ZafkaError,
     error_for,
 )
-from .fetch import EARLIEST, LATEST, Fetch, FetchResponse, ListOffsets, ListOffsetsResponse
-from .records import ConsumerRecord, TopicPartition
+from wire.fetch import EARLIEST, LATEST, Fetch, FetchResponse, ListOffsets, ListOffsetsResponse
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,9 @@ _METADATA_ERRORS = METADATA_REFRESH_ERRORS
 RESETS = {"earliest": EARLIEST, "latest": LATEST, "none": None}
 
 
-class PartitionState:
+class AssignedPartition:
+    """One partition assigned to the consumer: its position, its requests in flight, its buffered records."""
+
     __slots__ = (
         "tp", "position", "fetch_offset", "fetching", "payload", "records", "index", "records_end",
         "reset_to", "resetting", "epoch", "high_watermark", "log_start_offset", "retry_at", "error",
@@ -93,7 +95,7 @@ class Fetcher:
         self.check_crcs = check_crcs
         self.key_deserializer = key_deserializer
         self.value_deserializer = value_deserializer
-        self.states: dict[TopicPartition, PartitionState] = {}
+        self.states: dict[TopicPartition, AssignedPartition] = {}
         self.buffered_bytes = 0
         self._rotation = 0
         self._lookups: dict[object, dict] = {}  # token -> {tp: offset or error}
@@ -102,13 +104,13 @@ class Fetcher:
     def assign(self, tps) -> None:
         keep = {}
         for tp in tps:
-            keep[tp] = self.states.get(tp) or PartitionState(tp)
+            keep[tp] = self.states.get(tp) or AssignedPartition(tp)
         for tp, state in self.states.items():
             if tp not in keep:
                 self._drop_buffers(state)
         self.states = keep
 
-    def _drop_buffers(self, state: PartitionState) -> None:
+    def _drop_buffers(self, state: AssignedPartition) -> None:
         if state.fetching is not None:
             self.pool.cancel(state.fetching)
             state.fetching = None
@@ -124,12 +126,12 @@ class Fetcher:
         state.error = None
         state.retry_at = 0.0
 
-    def seek(self, state: PartitionState, offset: int) -> None:
+    def seek(self, state: AssignedPartition, offset: int) -> None:
         self._drop_buffers(state)
         state.position = state.fetch_offset = offset
         state.reset_to = None
 
-    def request_reset(self, state: PartitionState, timestamp: int) -> None:
+    def request_reset(self, state: AssignedPartition, timestamp: int) -> None:
         self._drop_buffers(state)
         state.position = state.fetch_offset = None
         state.reset_to = timestamp
@@ -215,7 +217,7 @@ class Fetcher:
             else:
                 self._on_error(state, UnknownServerError(f"unexpected reply {type(response).__name__}"), now)
 
-    def _on_fetched(self, state: PartitionState, response: FetchResponse, payload: list) -> None:
+    def _on_fetched(self, state: AssignedPartition, response: FetchResponse, payload: list) -> None:
         state.high_watermark = response.high_watermark
         state.log_start_offset = response.log_start_offset
         state.backoff = 0.0
@@ -241,7 +243,7 @@ class Fetcher:
         state.fetch_offset = end
         self.buffered_bytes += len(frame)
 
-    def _on_error(self, state: PartitionState, error: ZafkaError, now: float) -> None:
+    def _on_error(self, state: AssignedPartition, error: ZafkaError, now: float) -> None:
         if isinstance(error, OffsetOutOfRange):
             tp = state.tp
             if self.reset_policy is None:
@@ -261,7 +263,7 @@ class Fetcher:
         state.error = error
         state.retry_at = now + self.backoff_max
 
-    def _retriable(self, state: PartitionState, error: ZafkaError, now: float) -> None:
+    def _retriable(self, state: AssignedPartition, error: ZafkaError, now: float) -> None:
         if isinstance(error, _METADATA_ERRORS):
             self.metadata.request_update()
         state.backoff = min(max(state.backoff * 2, self.backoff_min), self.backoff_max)
@@ -304,7 +306,7 @@ class Fetcher:
                 break
         return out
 
-    def _decode(self, state: PartitionState) -> None:
+    def _decode(self, state: AssignedPartition) -> None:
         frame, start, end = state.payload
         state.payload = None
         self.buffered_bytes -= len(frame)

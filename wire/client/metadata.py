@@ -16,10 +16,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from .client_errors import ClientConfigError
-from .connections import ConnectionPool
-from .errors import BrokerNotAvailable, LeaderNotAvailable, ZafkaError, error_for
-from .metadata import BrokerInfo, Metadata, MetadataResponse, PartitionMetadata, TopicMetadata
+from wire.client.errors import ClientConfigError
+from wire.connections import ConnectionPool
+from wire.errors import BrokerNotAvailable, LeaderNotAvailable, ZafkaError, error_for
+from wire.metadata import BrokerInfo, Metadata, MetadataResponse, PartitionMetadata, TopicMetadata
 
 DEFAULT_BOOTSTRAP = "tcp://127.0.0.1:9092"
 

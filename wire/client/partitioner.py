@@ -15,7 +15,7 @@ import struct
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
-from .client_errors import ClientConfigError
+from wire.client.errors import ClientConfigError
 
 _SEED = 0x9747B28C
 _M = 0x5BD1E995

@@ -1,10 +1,11 @@
 """The producer: ``send`` returns a future at once; a background thread batches and delivers.
 
 ``send`` does the least it can on the caller's thread — interceptors, serializers,
-a size check, a timestamp, reserving buffer memory — and appends one tuple to a
-deque; the sender thread (``wire.sender``) owns every socket, because ZeroMQ
-sockets are not thread-safe. Callbacks, interceptors' ``on_acknowledgement`` and
-future completion all run on that thread, in per-partition order: keep them short.
+a size check, a timestamp, reserving buffer memory — and appends one
+``PendingRecord`` to a deque; the sender thread (``wire.client.sender``) owns every
+socket, because ZeroMQ sockets are not thread-safe. Callbacks, interceptors'
+``on_acknowledgement`` and future completion all run on that thread, in
+per-partition order: keep them short.
 
 Idempotence (``enable_idempotence=True``) is accepted but NOT implemented yet: the
 cluster has no producer-id/sequence protocol, so a retried batch whose first
@@ -27,20 +28,20 @@ from typing import Any
 from storage import compression as _compression
 from storage.batch import HEADER_SIZE
 from storage.errors import UnsupportedCompressionError
-
-from .accumulator import RECORD_OVERHEAD, record_size
-from .client_errors import ClientClosed, ClientConfigError
-from .client_metadata import DEFAULT_BOOTSTRAP, ClusterMetadata, parse_bootstrap
-from .connections import ConnectionPool, Waker
-from .errors import RecordTooLarge, RequestTimedOut, ZafkaError
-from .futures import RecordFuture
-from .interceptors import InterceptorChain
-from .partitioner import STRATEGIES
-from .records import ProducerRecord
-from .sender import FlushMarker, Sender, StopMarker
+from wire.client.accumulator import RECORD_OVERHEAD, record_size
+from wire.client.errors import ClientClosed, ClientConfigError
+from wire.client.futures import RecordFuture
+from wire.client.interceptors import InterceptorChain
+from wire.client.metadata import DEFAULT_BOOTSTRAP, ClusterMetadata, parse_bootstrap
+from wire.client.partitioner import STRATEGIES
+from wire.client.records import ProducerRecord
+from wire.client.sender import BatchedRecord, FlushMarker, PendingRecord, Sender, StopMarker, complete_records
+from wire.connections import ConnectionPool, Waker
+from wire.errors import RecordTooLarge, RequestTimedOut, ZafkaError
 
 log = logging.getLogger(__name__)
 
+_new = tuple.__new__
 _ACKS = {0: 0, 1: 1, -1: -1, "0": 0, "1": 1, "-1": -1, "all": -1}
 
 
@@ -154,7 +155,7 @@ def _stop_sender(incoming: deque, waker: Waker) -> None:
 
 
 class Producer:
-    """Publishes records to zafka topics (see ``DESIGN.md`` section 6 and the module docstring).
+    """Publishes records to zafka topics (see README.md, "From Python", and the module docstring).
 
     Thread-safe: any number of threads may call ``send`` concurrently.
     """
@@ -285,21 +286,17 @@ class Producer:
                 f"{self.config.buffer_memory} bytes are waiting for the cluster; slow down or raise "
                 "buffer_memory/max_block_ms"
             ))
-        self._incoming.append((topic, partition, key, value, headers, timestamp_ms, future, callback, size))
+        record = _new(PendingRecord, (topic, partition, key, value, headers, timestamp_ms, future, callback, size))
+        self._incoming.append(record)
         if self._sender.idle:
             self._sender.idle = False
             self._waker.wake()
         return future
 
     def _fail_now(self, future: Future, callback, error) -> Future:
-        future.set_exception(error)
-        if callback is not None:
-            try:
-                callback(None, error)
-            except Exception:  # noqa: BLE001
-                log.exception("producer callback %r raised", callback)
-        if self._interceptors.has_ack:
-            self._interceptors.on_acknowledgement(None, error)
+        """Fail a record the sender thread never took in (so it has no sequence number)."""
+        entry = _new(BatchedRecord, (future, callback, -1, -1))
+        complete_records([entry], None, None, error, self._interceptors)  # no topic or partition: it failed
         return future
 
     # -- flushing and closing ----------------------------------------------------------------
@@ -387,8 +384,8 @@ class Producer:
         error = ClientClosed("the producer was closed before the record was sent")
         while self._incoming:
             item = self._incoming.popleft()
-            if type(item) is tuple:
-                self._fail_now(item[6], item[7], error)
+            if type(item) is PendingRecord:
+                self._fail_now(item.future, item.callback, error)
             elif isinstance(item, FlushMarker):
                 item.event.set()
 

@@ -1,14 +1,19 @@
 """The producer's background thread: the only code that touches the producer's sockets.
 
-``Producer.send`` only appends a tuple to a deque; this thread drains it, picks
-partitions, fills the accumulator's batches, sends ready batches to partition
-leaders, and completes futures from the replies. At most one produce request per
-partition is in flight (many partitions in parallel), and a failed batch goes back
-to the head of its partition's queue, so per-partition order survives retries.
+``Producer.send`` only appends a ``PendingRecord`` to a deque; this thread drains
+it, picks partitions, fills the accumulator's batches, sends ready batches to
+partition leaders, and completes futures from the replies. At most one produce
+request per partition is in flight (many partitions in parallel), and a failed
+batch goes back to the head of its partition's queue, so per-partition order
+survives retries.
 
 Retriable failures (no leader yet, ``NotLeader``, timeouts, a lost connection,
 ``NotEnoughReplicas``) refresh metadata with backoff and retry until ``retries`` or
 ``delivery_timeout_ms`` run out; then the records fail with the last error's type.
+
+Every record ends in ``complete_records`` — acknowledged, failed, expired or aborted
+here through ``Sender._complete`` (which then counts flushes down and frees buffer
+memory), or refused at once by ``send``.
 """
 
 from __future__ import annotations
@@ -17,15 +22,19 @@ import logging
 import threading
 import time
 from collections import deque
-from concurrent.futures import InvalidStateError
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
+from typing import NamedTuple
 
 from storage.batch import HEADER_SIZE
-
-from .accumulator import ProducerBatch, RecordAccumulator
-from .client_errors import ClientClosed
-from .client_metadata import ClusterMetadata
-from .connections import ConnectionPool, Reply, Waker
-from .errors import (
+from wire.client.accumulator import ProducerBatch, RecordAccumulator
+from wire.client.errors import ClientClosed
+from wire.client.interceptors import InterceptorChain
+from wire.client.metadata import ClusterMetadata
+from wire.client.partitioner import Partitioner
+from wire.client.records import RecordMetadata
+from wire.connections import ConnectionPool, Reply, Waker
+from wire.errors import (
     METADATA_REFRESH_ERRORS,
     LeaderNotAvailable,
     RecordTooLarge,
@@ -35,10 +44,7 @@ from .errors import (
     ZafkaError,
     error_for,
 )
-from .interceptors import InterceptorChain
-from .partitioner import Partitioner
-from .produce import Produce, ProduceResponse
-from .records import RecordMetadata
+from wire.produce import Produce, ProduceResponse
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,69 @@ _new = tuple.__new__
 _METADATA_ERRORS = METADATA_REFRESH_ERRORS
 _EXPIRY_CHECK = 0.05  # seconds between delivery-timeout scans
 _IDLE_WAIT = 1.0
+
+
+class PendingRecord(NamedTuple):
+    """One record ``Producer.send`` queued for the sender thread.
+
+    Built with ``tuple.__new__``, skipping the NamedTuple constructor's Python-level
+    call: ``send`` is the hot path.
+    """
+
+    topic: str
+    partition: int | None  # None: the partitioner picks
+    key: bytes | None
+    value: bytes | None
+    headers: list | None
+    timestamp_ms: int
+    future: Future
+    callback: Callable | None  # callback(metadata, exception)
+    size: int  # buffer memory reserved for it (``accumulator.record_size``)
+
+
+class BatchedRecord(NamedTuple):
+    """A record's place in a ``ProducerBatch``: what completing it needs."""
+
+    future: Future
+    callback: Callable | None
+    timestamp_ms: int
+    seq: int  # order taken from ``incoming``: flushes wait for the records before them
+
+
+def complete_records(entries: list[BatchedRecord], topic: str | None, partition: int | None, error,
+                     interceptors: InterceptorChain, base_offset: int = -1, append_time: int = -1) -> None:
+    """Settle records in order: each one's future, the user's callback, the interceptors' ``on_acknowledgement``.
+
+    On success (``error`` None) entry i landed at ``base_offset + i`` (every offset
+    is -1 when ``base_offset`` is, as with acks=0), stamped with the broker's
+    ``append_time`` if it gave one, else the record's own timestamp. On failure
+    every entry gets ``error``. Neither a future the user completed nor a raising
+    callback stops the caller. One loop with no call per record: this is the
+    producer's hot path.
+    """
+    step = 1 if base_offset >= 0 else 0
+    offset = base_offset
+    has_ack = interceptors.has_ack
+    meta = None
+    for entry in entries:
+        try:
+            if error is None:
+                timestamp = append_time if append_time >= 0 else entry.timestamp_ms
+                meta = _new(RecordMetadata, (topic, partition, offset, timestamp))
+                offset += step
+                entry.future.set_result(meta)
+            else:
+                entry.future.set_exception(error)
+        except InvalidStateError:
+            pass  # the user completed the future; the record was sent anyway
+        callback = entry.callback
+        if callback is not None:
+            try:
+                callback(meta, error)
+            except Exception:  # noqa: BLE001 - a user callback must not stop the sender
+                log.exception("producer callback %r raised", callback)
+        if has_ack:
+            interceptors.on_acknowledgement(meta, error)
 
 
 class FlushMarker:
@@ -168,41 +237,41 @@ class Sender(threading.Thread):
         pending = self.pending
         while incoming:
             item = incoming.popleft()
-            if type(item) is not tuple:
+            if type(item) is not PendingRecord:
                 self._on_marker(item)
                 continue
             self.outstanding += 1
             seq = self.seq
             self.seq = seq + 1
-            topic = item[0]
+            topic = item.topic
             if topic in topics and topic not in pending:
                 self._route(item, seq, now)
             else:
                 self._park(item, seq, now)
 
-    def _route(self, item: tuple, seq: int, now: float) -> None:
+    def _route(self, record: PendingRecord, seq: int, now: float) -> None:
         """Pick the record's partition and append it to that partition's open batch."""
-        topic, partition, key = item[0], item[1], item[2]
+        topic, partition, key = record.topic, record.partition, record.key
         info = self.metadata.topics[topic]
-        entry = (item[6], item[7], item[5], seq)
         try:
             if partition is None:
                 partition = self.partitioner.partition(topic, key, info.ids, info.available)
             elif partition not in info.partitions and self._await_partition(topic, partition, now):
                 # the topic may have grown since this metadata: refresh and look again, for up to
                 # max_block_ms, as Kafka's producer waits on metadata for a partition it does not know
-                self._park(item, seq, now)
+                self._park(record, seq, now)
                 return
             if partition not in info.partitions:
                 raise UnknownTopicOrPartition(
                     f"partition {partition} of topic {topic!r} does not exist: it has partitions {info.ids}"
                 )
         except Exception as exc:  # noqa: BLE001 - a user partitioner may raise anything
-            self._complete_entry(topic, partition, entry, None, exc)
-            self.release(item[8])
+            self._fail_record(record, seq, exc)
             return
         self.partition_wait.pop((topic, partition), None)
-        self.acc.append((topic, partition), key, item[3], item[4], item[5], entry, item[8], now)
+        entry = _new(BatchedRecord, (record.future, record.callback, record.timestamp_ms, seq))
+        self.acc.append((topic, partition), key, record.value, record.headers, record.timestamp_ms, entry,
+                        record.size, now)
 
     def _await_partition(self, topic: str, partition: int, now: float) -> bool:
         """True while a record for an unknown partition may still wait for fresher metadata."""
@@ -212,14 +281,14 @@ class Sender(threading.Thread):
         del self.partition_wait[(topic, partition)]
         return False
 
-    def _park(self, item: tuple, seq: int, now: float) -> None:
+    def _park(self, record: PendingRecord, seq: int, now: float) -> None:
         """Hold a record until its topic's metadata is known (bounded by ``max_block_ms``)."""
-        topic = item[0]
+        topic = record.topic
         if topic not in self.pending:
             self.pending[topic] = []
             self.pending_since[topic] = now
             self.metadata.request_update()
-        self.pending[topic].append((item, seq))
+        self.pending[topic].append((record, seq))
 
     def _route_pending(self, now: float) -> None:
         for topic in list(self.pending):
@@ -227,8 +296,8 @@ class Sender(threading.Thread):
             # cached metadata lacked must see a newer answer, or it would be re-parked at once)
             if topic in self.metadata.topics and self.metadata.last_refresh >= self.pending_since[topic]:
                 del self.pending_since[topic]
-                for item, seq in self.pending.pop(topic):
-                    self._route(item, seq, now)
+                for record, seq in self.pending.pop(topic):
+                    self._route(record, seq, now)
                 continue
             error = self.metadata.topic_errors.get(topic)
             waited = now - self.pending_since[topic]
@@ -254,9 +323,8 @@ class Sender(threading.Thread):
         parked = self.pending.pop(topic, [])
         self.pending_since.pop(topic, None)
         self.metadata.forget(topic)
-        for item, seq in parked:
-            self._complete_entry(topic, item[1], (item[6], item[7], item[5], seq), None, error)
-            self.release(item[8])
+        for record, seq in parked:
+            self._fail_record(record, seq, error)
 
     def _on_marker(self, marker) -> None:
         if isinstance(marker, FlushMarker):
@@ -391,63 +459,37 @@ class Sender(threading.Thread):
 
     # -- completion ----------------------------------------------------------------------
     def _complete_batch(self, batch: ProducerBatch, base_offset: int, error, append_time: int = -1) -> None:
-        topic, partition = batch.tp
+        """Complete every record of ``batch`` (emptying it); on success they start at ``base_offset``."""
         entries, batch.entries = batch.entries, []
-        if error is None and not self.flushes and not self.interceptors.has_ack:
-            self._succeed_fast(topic, partition, entries, base_offset, append_time)
-        else:
-            for i, entry in enumerate(entries):
-                if error is None:
-                    offset = base_offset + i if base_offset >= 0 else -1
-                    ts = append_time if append_time >= 0 else entry[2]
-                    self._complete_entry(topic, partition, entry, _new(RecordMetadata, (topic, partition, offset, ts)),
-                                         None)
-                else:
-                    self._complete_entry(topic, partition, entry, None, error)
-        self.release(batch.size - HEADER_SIZE)
+        topic, partition = batch.tp
+        self._complete(topic, partition, entries, error, base_offset, append_time, batch.size - HEADER_SIZE)
 
-    def _succeed_fast(self, topic: str, partition: int, entries: list, base_offset: int, append_time: int) -> None:
-        """The common case, kept lean: success, no flush waiting, no acknowledgement interceptors."""
-        step = 1 if base_offset >= 0 else 0
-        offset = base_offset
-        for future, callback, ts, _ in entries:
-            meta = _new(RecordMetadata, (topic, partition, offset, append_time if append_time >= 0 else ts))
-            offset += step
-            try:
-                future.set_result(meta)
-            except InvalidStateError:
-                pass
-            if callback is not None:
-                try:
-                    callback(meta, None)
-                except Exception:  # noqa: BLE001 - a user callback must not stop the sender
-                    log.exception("producer callback %r raised", callback)
+    def _fail_record(self, record: PendingRecord, seq: int, error) -> None:
+        """Fail a record that never reached a batch (taken in as number ``seq``)."""
+        entry = _new(BatchedRecord, (record.future, record.callback, record.timestamp_ms, seq))
+        self._complete(record.topic, record.partition, [entry], error, size=record.size)
+
+    def _complete(self, topic: str, partition: int | None, entries: list, error, base_offset: int = -1,
+                  append_time: int = -1, size: int = 0) -> None:
+        """The one way the sender completes records: ``complete_records``, then the bookkeeping.
+
+        Flushes waiting for these records count down and ``size`` bytes of buffer
+        memory are released, once for all of them.
+        """
+        complete_records(entries, topic, partition, error, self.interceptors, base_offset, append_time)
         self.outstanding -= len(entries)
-
-    def _complete_entry(self, topic, partition, entry, meta, error) -> None:
-        future, callback, _, seq = entry
-        try:
-            if error is None:
-                future.set_result(meta)
-            else:
-                future.set_exception(error)
-        except InvalidStateError:
-            pass  # the user cancelled the future; the record was sent anyway
-        if callback is not None:
-            try:
-                callback(meta, error)
-            except Exception:  # noqa: BLE001 - a user callback must not stop the sender
-                log.exception("producer callback %r raised", callback)
-        if self.interceptors.has_ack:
-            self.interceptors.on_acknowledgement(meta, error)
-        self.outstanding -= 1
         if self.flushes:
-            for marker in self.flushes:
-                if seq < marker.seq:
-                    marker.remaining -= 1
-                    if marker.remaining == 0:
-                        marker.event.set()
-            self.flushes = [m for m in self.flushes if m.remaining > 0]
+            self._count_down_flushes(entries)
+        if size:
+            self.release(size)
+
+    def _count_down_flushes(self, entries: list) -> None:
+        """These records completed: each flush queued after some of them waits for that many fewer."""
+        for marker in self.flushes:
+            marker.remaining -= sum(1 for entry in entries if entry.seq < marker.seq)
+            if marker.remaining == 0:
+                marker.event.set()
+        self.flushes = [m for m in self.flushes if m.remaining > 0]
 
     def _abort(self, error: ZafkaError) -> None:
         """Fail everything not yet acknowledged (close without flush, or a crash)."""
@@ -462,13 +504,11 @@ class Sender(threading.Thread):
             self._fail_pending(topic, error)
         while self.incoming:
             item = self.incoming.popleft()
-            if type(item) is tuple:
+            if type(item) is PendingRecord:
                 self.outstanding += 1
-                self._complete_entry(item[0], item[1], (item[6], item[7], item[5], self.seq), None, error)
-                self.release(item[8])
+                self._fail_record(item, self.seq, error)
             elif isinstance(item, FlushMarker):
                 item.event.set()
         for marker in self.flushes:
             marker.event.set()
         self.flushes = []
-

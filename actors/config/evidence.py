@@ -1,6 +1,6 @@
 """Which test proves each config key that the key table says is in effect.
 
-The key table (``actors.config``) claims, key by key, that zafka acts on a setting.
+The key table (``actors.config.keys``) claims, key by key, that zafka acts on a setting.
 This list backs every such claim with the test that changes the setting and checks
 the behaviour; ``tests/unit/test_config_evidence.py`` fails when a key is marked in
 effect without an entry here, when an entry names a test that does not exist, or
