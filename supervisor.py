@@ -36,9 +36,9 @@ import zmq
 
 from actors.children import Running, desired_children, plan
 from actors.config import BrokerConfig, ConfigError, load_properties
-from actors.kinds import PRELOAD, kind_row
+from actors.kinds import BROKER, CLUSTER, DYNAMIC, PRELOAD, in_start_order, kind_row
 from actors.log_limit import LogLimit
-from actors.specs import ActorArgs, ActorSpec, BrokerArgs, CleanerArgs, ControllerArgs
+from actors.specs import ActorArgs, ActorSpec
 from actors.supervision import FAILED, STOPPING, Child, ChildSpec, ChildSupervisor, RestartIntensity
 from actors.watch import MetadataWatcher
 from wire import control, errors, protocol, sockets
@@ -159,14 +159,24 @@ class Supervisor:
         return [os.path.join(d, f"broker-{broker_id}") for d in self.log_dirs]
 
     def _static_specs(self) -> list[ChildSpec]:
+        """The cluster- and broker-scoped children of the kind table, in start order."""
         specs = []
-        if self.own_controller:
-            specs.append(self._spec("controller", "controller", self.controller_endpoint, ControllerArgs()))
-        for b in self.broker_ids:
-            specs.append(self._spec(f"broker-{b}", "broker", self.broker_endpoints[b],
-                                    BrokerArgs(tuple(self.broker_log_dirs(b))), b))
-            specs.append(self._spec(f"cleaner-{b}", "cleaner", self._free_endpoint(), CleanerArgs(), b))
+        for k in in_start_order():
+            if k.scope == CLUSTER and self.own_controller:
+                specs.append(self._spec(k.name, k.name, self._endpoint_of(k.name), k.args.static(-1, ())))
+            elif k.scope == BROKER:
+                for b in self.broker_ids:
+                    args = k.args.static(b, tuple(self.broker_log_dirs(b)))
+                    specs.append(self._spec(f"{k.name}-{b}", k.name, self._endpoint_of(k.name, b), args, b))
         return specs
+
+    def _endpoint_of(self, kind: str, broker_id: int = -1) -> str:
+        """The controller and the brokers listen where the config says (clients are told); the rest anywhere."""
+        if kind == "controller":
+            return self.controller_endpoint
+        if kind == "broker":
+            return self.broker_endpoints[broker_id]
+        return self._free_endpoint()
 
     def _free_endpoint(self) -> str:
         return f"tcp://{self.host}:{self.ports.take()}"
@@ -295,7 +305,7 @@ class Supervisor:
         if image is None or self._stopping.is_set():
             return
         desired = desired_children(image, self.broker_ids, lambda b: self.broker_log_dirs(b)[0])
-        dynamic = {c.name: c for c in self.tree.snapshot() if c.spec.actor.kind in ("leader",)}
+        dynamic = {c.name: c for c in self.tree.snapshot() if c.spec.kind.scope == DYNAMIC}
         running = {name: Running(c.spec.actor.broker_id, c.spec.actor.args, c.state == STOPPING)
                    for name, c in dynamic.items()}
         changes = plan(running, desired)

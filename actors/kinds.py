@@ -3,7 +3,13 @@
 Read it as Erlang/OTP child specs kept as data. A row names the actor class, how
 often its loop ticks it, its start rank (children start in rank order and stop in
 the reverse order, as OTP stops children), how long a clean stop may take before
-SIGKILL, and its restart policy:
+SIGKILL, its scope — how many there are — and its restart policy:
+
+* scope ``cluster`` — one per cluster, run by the supervisor that owns the controller;
+* scope ``broker`` — one per broker, named ``<kind>-<broker id>``;
+* scope ``dynamic`` — as many as the metadata image asks for (``actors.children``).
+
+Restart policies:
 
 * ``permanent`` — restarted whenever it exits;
 * ``transient`` — restarted only after an abnormal exit (a signal or a non-zero
@@ -23,6 +29,8 @@ from . import specs
 PERMANENT = "permanent"
 TRANSIENT = "transient"
 RESTART_POLICIES = (PERMANENT, TRANSIENT)
+CLUSTER, BROKER, DYNAMIC = "cluster", "broker", "dynamic"
+SCOPES = (CLUSTER, BROKER, DYNAMIC)
 
 
 class Kind(NamedTuple):
@@ -32,6 +40,7 @@ class Kind(NamedTuple):
     tick_ms: int  # the loop's timer: long-poll expiry precision, slow timers
     start_rank: int  # lower starts first, stops last
     shutdown_s: float  # SIGTERM, then this long, then SIGKILL
+    scope: str  # cluster, broker or dynamic
     restart: str = PERMANENT
 
     @property
@@ -42,16 +51,22 @@ class Kind(NamedTuple):
 KINDS: dict[str, Kind] = {k.name: k for k in (
     # the controller expires metadata watches; leaders expire fetch long polls (fetch.max.wait.ms
     # precision) and run flush.ms; brokers and cleaners only run slow timers
-    Kind("controller", "actors.controller:Controller", specs.ControllerArgs, tick_ms=50, start_rank=0, shutdown_s=10),
-    Kind("broker", "actors.broker:BrokerActor", specs.BrokerArgs, tick_ms=100, start_rank=1, shutdown_s=10),
+    Kind("controller", "actors.controller:Controller", specs.ControllerArgs, tick_ms=50, start_rank=0, shutdown_s=10,
+         scope=CLUSTER),
+    Kind("broker", "actors.broker:BrokerActor", specs.BrokerArgs, tick_ms=100, start_rank=1, shutdown_s=10,
+         scope=BROKER),
     Kind("cleaner", "actors.retention_cleaner:RetentionCleaner", specs.CleanerArgs, tick_ms=100, start_rank=2,
-         shutdown_s=5),
+         shutdown_s=5, scope=BROKER),
     Kind("leader", "actors.partition_leader:PartitionLeader", specs.LeaderArgs, tick_ms=10, start_rank=3,
-         shutdown_s=10),
+         shutdown_s=10, scope=DYNAMIC),
 )}
 
 # what every actor process imports: the forkserver loads it once, so each child starts fast
 PRELOAD = sorted({"actors.runtime", "storage", "wire", "zmq", "msgspec", "pykka", *(k.module for k in KINDS.values())})
+
+
+def in_start_order() -> list[Kind]:
+    return sorted(KINDS.values(), key=lambda k: k.start_rank)
 
 
 def kind_row(name: str) -> Kind:
@@ -83,6 +98,8 @@ def check_table() -> None:
     for k in KINDS.values():
         if k.restart not in RESTART_POLICIES:
             raise ValueError(f"kind {k.name}: unknown restart policy {k.restart!r}")
+        if k.scope not in SCOPES:
+            raise ValueError(f"kind {k.name}: unknown scope {k.scope!r}")
         if k.args.__struct_config__.tag != k.name:
             raise ValueError(f"kind {k.name}: its args struct is tagged {k.args.__struct_config__.tag!r}")
         if k.args not in get_args(specs.ActorArgs):

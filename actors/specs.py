@@ -19,19 +19,32 @@ import msgspec
 from .config import BrokerConfig
 
 
-class ControllerArgs(msgspec.Struct, tag="controller", frozen=True):
+class Args(msgspec.Struct, frozen=True):
+    """Base of every kind's arguments."""
+
+    @classmethod
+    def static(cls, broker_id: int, log_dirs: tuple[str, ...]) -> "Args":
+        """The arguments of a static child (one per cluster or per broker; see ``actors.kinds``)."""
+        return cls()
+
+
+class ControllerArgs(Args, tag="controller", frozen=True):
     pass
 
 
-class BrokerArgs(msgspec.Struct, tag="broker", frozen=True):
+class BrokerArgs(Args, tag="broker", frozen=True):
     log_dirs: tuple[str, ...] = ()  # this broker's partition directories, one per log.dirs entry
 
+    @classmethod
+    def static(cls, broker_id: int, log_dirs: tuple[str, ...]) -> "BrokerArgs":
+        return cls(log_dirs)
 
-class CleanerArgs(msgspec.Struct, tag="cleaner", frozen=True):
+
+class CleanerArgs(Args, tag="cleaner", frozen=True):
     pass
 
 
-class LeaderArgs(msgspec.Struct, tag="leader", frozen=True):
+class LeaderArgs(Args, tag="leader", frozen=True):
     topic: str
     partition: int
     topic_id: str  # a topic deleted and created again under the same name is another topic
