@@ -100,18 +100,24 @@ def _split(text: str, what: str, example: str) -> tuple[float, str]:
     return value, m.group(2)
 
 
-def parse_size(text: str | float, what: str = "size") -> float:
-    """``1KB`` → 1000.0, ``2TB`` → 2e12, ``1MiB`` → 1048576.0, ``512`` → 512.0 (bytes)."""
+def _scaled(text: str | float, what: str, units: dict, example: str, allowed: str, default_unit: str = "",
+            noun: str = "unit") -> float:
+    """A non-negative number with an optional unit from ``units``, scaled by it (sizes, durations, counts)."""
     if isinstance(text, (int, float)):
         value, unit = float(text), ""
     else:
-        value, unit = _split(text, what, "1KB, 500MB, 2TB, 1MiB")
-    factor = SIZE_UNITS.get(unit.lower())
+        value, unit = _split(text, what, example)
+    factor = units.get((unit or default_unit).lower())
     if factor is None:
-        raise ValueError(f"{what} {text!r}: unknown unit {unit!r} (use B, KB, MB, GB, TB or KiB, MiB, GiB, TiB)")
+        raise ValueError(f"{what} {text!r}: unknown {noun} {unit!r} (use {allowed})")
     if value < 0:
         raise ValueError(f"{what} {text!r} must not be negative")
     return value * factor
+
+
+def parse_size(text: str | float, what: str = "size") -> float:
+    """``1KB`` → 1000.0, ``2TB`` → 2e12, ``1MiB`` → 1048576.0, ``512`` → 512.0 (bytes)."""
+    return _scaled(text, what, SIZE_UNITS, "1KB, 500MB, 2TB, 1MiB", "B, KB, MB, GB, TB or KiB, MiB, GiB, TiB")
 
 
 def parse_rate(text: str | float, what: str = "rate") -> float:
@@ -128,16 +134,7 @@ def parse_rate(text: str | float, what: str = "rate") -> float:
 
 def parse_duration_s(text: str | float, what: str = "duration", default_unit: str = "d") -> float:
     """``7d`` → 604800.0 s, ``168h``, ``1w``, ``3600000ms``; a bare number is in ``default_unit``."""
-    if isinstance(text, (int, float)):
-        value, unit = float(text), ""
-    else:
-        value, unit = _split(text, what, "7d, 168h, 1w, 3600000ms")
-    factor = DURATION_UNITS_S.get((unit or default_unit).lower())
-    if factor is None:
-        raise ValueError(f"{what} {text!r}: unknown unit {unit!r} (use ms, s, m, h, d or w)")
-    if value < 0:
-        raise ValueError(f"{what} {text!r} must not be negative")
-    return value * factor
+    return _scaled(text, what, DURATION_UNITS_S, "7d, 168h, 1w, 3600000ms", "ms, s, m, h, d or w", default_unit)
 
 
 def parse_days(text: str | float, what: str = "retention") -> float:
@@ -146,16 +143,7 @@ def parse_days(text: str | float, what: str = "retention") -> float:
 
 def parse_count(text: str | float, what: str = "count") -> float:
     """``1M`` → 1e6, ``250k``, ``1,000,000``, ``1e9``, ``2B`` (billion)."""
-    if isinstance(text, (int, float)):
-        value, unit = float(text), ""
-    else:
-        value, unit = _split(text, what, "1000000, 1M, 250k, 1e9")
-    factor = COUNT_UNITS.get(unit.lower())
-    if factor is None:
-        raise ValueError(f"{what} {text!r}: unknown suffix {unit!r} (use k, M or B)")
-    if value < 0:
-        raise ValueError(f"{what} {text!r} must not be negative")
-    return value * factor
+    return _scaled(text, what, COUNT_UNITS, "1000000, 1M, 250k, 1e9", "k, M or B", noun="suffix")
 
 
 def parse_bitrate(text: str | float, what: str = "bandwidth") -> float:
