@@ -368,8 +368,10 @@ class Supervisor:
             ))
         return out
 
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
+    def kill(self, name: str, sig: int = signal.SIGKILL, down_s: float = 0.0) -> int:
         """Send ``sig`` to one actor (SIGKILL by default); returns its pid.
+
+        ``down_s``: the supervisor waits at least that long before restarting it.
 
         A ``KeyError`` when there is no such running actor — including one that
         exits between the lookup and the signal, which is a race, not a crash.
@@ -378,17 +380,23 @@ class Supervisor:
         if child is None or not child.alive:
             raise KeyError(f"no running actor named {name!r}")
         pid = child.process.pid
+        child.held_until = time.monotonic() + down_s
         try:
             os.kill(pid, sig)
         except ProcessLookupError:
             raise KeyError(f"actor {name!r} (pid {pid}) exited before the signal reached it") from None
         return pid
 
-    def kill_broker(self, broker_id: int, sig: int = signal.SIGKILL) -> list[str]:
-        """A whole-broker crash: every actor of that broker at once (those already gone are skipped)."""
+    def kill_broker(self, broker_id: int, sig: int = signal.SIGKILL, down_s: float = 0.0) -> list[str]:
+        """A whole-broker crash: every actor of that broker at once (those already gone are skipped).
+
+        ``down_s`` keeps the broker down that long: none of its actors restarts before.
+        """
         victims = [c for c in self.tree.snapshot() if c.spec.actor.broker_id == broker_id and c.alive]
         killed = []
+        held_until = time.monotonic() + down_s
         for c in victims:
+            c.held_until = held_until
             try:
                 os.kill(c.process.pid, sig)
             except ProcessLookupError:
@@ -467,9 +475,9 @@ class Supervisor:
                 raise errors.UnknownActor(
                     f"broker {request.broker_id} is not supervised here (brokers {self.broker_ids})"
                 )
-            return control.KillResponse(killed=self.kill_broker(request.broker_id, sig))
+            return control.KillResponse(killed=self.kill_broker(request.broker_id, sig, request.down_ms / 1000))
         try:
-            self.kill(request.name, sig)
+            self.kill(request.name, sig, request.down_ms / 1000)
         except KeyError as exc:
             raise errors.UnknownActor(exc.args[0]) from None
         return control.KillResponse(killed=[request.name])

@@ -66,6 +66,7 @@ class Child:
     recent: collections.deque = field(default_factory=collections.deque)  # death times within the window
     started_at: float = 0.0
     restart_at: float = 0.0
+    held_until: float = 0.0  # monotonic time before which a restart waits (a broker kept down on purpose)
 
     @property
     def name(self) -> str:
@@ -209,7 +210,7 @@ class ChildSupervisor:
             )
             return
         child.state = RESTARTING
-        child.restart_at = time.monotonic() + delay
+        child.restart_at = max(time.monotonic() + delay, child.held_until)
         log.warning("%s died (exit code %s); restarting in %.2f s", child.name, code, delay)
 
     def _restart_due(self) -> None:

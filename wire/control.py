@@ -84,6 +84,7 @@ class KillActor(Request, tag="kill_actor"):
     name: str = ""
     broker_id: int = -1  # kill every actor of this broker (a whole-broker crash)
     signal: str = "KILL"
+    down_ms: int = 0  # keep the killed actors down this long before they may be restarted
 
 
 class KillResponse(Response, tag="kill_r"):

@@ -392,8 +392,9 @@ def kill(args) -> int:
         raise cli.UsageError("give an actor NAME or --broker ID, not both")
     if not args.name and args.broker_id is None:
         raise cli.UsageError("name an actor (see `zafka actors`) or give --broker ID")
-    request = (KillActor(broker_id=args.broker_id, signal=args.signal) if args.broker_id is not None
-               else KillActor(name=args.name, signal=args.signal))
+    down_ms = int((args.down or 0) * 1000)
+    request = (KillActor(broker_id=args.broker_id, signal=args.signal, down_ms=down_ms) if args.broker_id is not None
+               else KillActor(name=args.name, signal=args.signal, down_ms=down_ms))
     try:
         response = control_call(args, request)
     except ZafkaError as exc:

@@ -171,6 +171,8 @@ def build_parser() -> Parser:
                    help="kill every actor of this broker (a whole-broker crash)")
     p.add_argument("--signal", type=signal_name, default="KILL", metavar="SIG",
                    help=f"one of {', '.join(SIGNALS)} (default KILL)")
+    p.add_argument("--down", type=positive_seconds, default=None, metavar="S",
+                   help="keep the killed actors down this many seconds before the supervisor restarts them")
 
     # topics ------------------------------------------------------------------------------------------
     topics = group("topics", "create, list, describe, alter and delete topics")

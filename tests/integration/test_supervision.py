@@ -142,3 +142,19 @@ def test_every_actor_logs_to_its_own_file_with_name_and_pid_and_restarts_append(
     assert text.index(f"pid={first_pid}") < text.index(f"pid={second_pid}")
     for name in ("controller", "broker-1", "cleaner-1", "supervisor"):
         assert os.path.getsize(os.path.join(cluster.logs_dir, f"{name}.log")) > 0
+
+
+def test_a_broker_crashed_and_kept_down_restarts_only_after_its_down_time(cluster):
+    import time
+
+    from wire.control import KillActor
+
+    before = {a.name: a.pid for a in cluster.actors(memory=False) if a.broker == 2}
+    killed_at = time.monotonic()
+    with Connection(cluster.control_endpoint) as conn:
+        response, _ = conn.call(KillActor(broker_id=2, down_ms=1500), timeout_ms=5000)
+    assert sorted(response.killed) == sorted(before)
+    back = wait_for(lambda: all(actor(cluster, n).alive and actor(cluster, n).pid != pid for n, pid in before.items())
+                    and time.monotonic(), timeout=20, what="broker 2's actors restarted")
+    assert back - killed_at >= 1.5  # held down at least as long as asked
+    assert all(actor(cluster, n).restarts == 1 for n in before)
