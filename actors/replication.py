@@ -1,0 +1,107 @@
+"""The rules of replication, as pure functions: elections, the ISR, the high watermark.
+
+Kept apart from the actors that apply them so every rule is tested directly (and
+by hypothesis) without a process:
+
+* ``elect_leader`` — Kafka's clean election: the first replica, in assignment
+  order, that is in the ISR and alive; with ``unclean.leader.election.enable`` the
+  first live replica at all when no ISR member is left (the election is then
+  marked unclean: records the old leader had acknowledged may be gone);
+* ``FollowerProgress`` — what a leader knows of one follower: its log end offset
+  and when it was last caught up, by Kafka's ``lastCaughtUpTimeMs`` rule;
+* ``high_watermark`` — the lowest log end offset over the ISR (leader included);
+* ``isr_changes`` — who leaves the ISR (not caught up for ``replica.lag.time.max.ms``)
+  and who joins it (caught up to the high watermark).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+NO_LEADER = -1
+
+
+class Election(NamedTuple):
+    leader: int  # NO_LEADER: the partition is offline
+    isr: list[int]
+    unclean: bool = False
+
+
+def elect_leader(replicas: list[int], isr: Iterable[int], alive: Iterable[int], unclean_allowed: bool) -> Election:
+    """The new leader and ISR after the current leader is gone (or when a partition has none).
+
+    The ISR keeps only live members; it never becomes empty — an offline partition
+    keeps its last ISR, so the member that returns first can lead without loss, as
+    in Kafka. An unclean election makes the chosen replica the whole ISR.
+    """
+    live = set(alive)
+    in_sync = [b for b in isr]
+    live_isr = [b for b in replicas if b in in_sync and b in live]
+    if live_isr:
+        return Election(live_isr[0], live_isr)
+    if unclean_allowed:
+        for b in replicas:
+            if b in live:
+                return Election(b, [b], unclean=True)
+    return Election(NO_LEADER, in_sync or list(replicas))
+
+
+@dataclass
+class FollowerProgress:
+    """A leader's view of one follower, updated on each of its fetches."""
+
+    log_end_offset: int = -1  # unknown until its first fetch
+    last_caught_up_ms: float = 0.0
+    last_fetch_ms: float = 0.0
+    leader_end_at_last_fetch: int = -1
+
+    def on_fetch(self, fetch_offset: int, leader_end_offset: int, now_ms: float) -> None:
+        """Kafka's rule: caught up now if it asked for the leader's end; as of its previous
+        fetch if it asked for at least what the leader's end was then."""
+        if fetch_offset >= leader_end_offset:
+            self.last_caught_up_ms = now_ms
+        elif fetch_offset >= self.leader_end_at_last_fetch >= 0:
+            self.last_caught_up_ms = max(self.last_caught_up_ms, self.last_fetch_ms)
+        self.log_end_offset = fetch_offset
+        self.last_fetch_ms = now_ms
+        self.leader_end_at_last_fetch = leader_end_offset
+
+
+def high_watermark(leader: int, leader_end_offset: int, isr: Iterable[int],
+                   followers: Mapping[int, FollowerProgress]) -> int | None:
+    """The lowest log end offset over the ISR, or None while an ISR follower has not fetched yet."""
+    lowest = leader_end_offset
+    for b in isr:
+        if b == leader:
+            continue
+        progress = followers.get(b)
+        if progress is None or progress.log_end_offset < 0:
+            return None
+        lowest = min(lowest, progress.log_end_offset)
+    return lowest
+
+
+def isr_changes(leader: int, isr: list[int], replicas: list[int], followers: Mapping[int, FollowerProgress],
+                high_watermark_now: int, now_ms: float, lag_time_max_ms: int) -> list[int] | None:
+    """The ISR the leader should ask the controller for, or None when it stays as it is.
+
+    A follower leaves after ``lag_time_max_ms`` without being caught up; one outside
+    joins once its log end reaches the high watermark. The leader itself always stays.
+    """
+    new = []
+    for b in replicas:
+        if b == leader:
+            new.append(b)
+            continue
+        progress = followers.get(b)
+        if b in isr:
+            stale = progress is None or now_ms - progress.last_caught_up_ms > lag_time_max_ms
+            if not stale:
+                new.append(b)
+        elif progress is not None and progress.log_end_offset >= high_watermark_now >= 0:
+            new.append(b)
+    if leader not in new:
+        new.insert(0, leader)
+    return None if sorted(new) == sorted(isr) else new
