@@ -34,7 +34,7 @@ import time
 import psutil
 import zmq
 
-from actors.children import Running, desired_children, plan
+from actors.children import Running, desired_children, display_kind, plan
 from actors.config import BrokerConfig, ConfigError, load_properties
 from actors.kinds import BROKER, CLUSTER, DYNAMIC, PRELOAD, in_start_order, kind_row
 from actors.log_limit import LogLimit
@@ -309,6 +309,9 @@ class Supervisor:
         running = {name: Running(c.spec.actor.broker_id, c.spec.actor.args, c.state == STOPPING)
                    for name, c in dynamic.items()}
         changes = plan(running, desired)
+        if changes.rename:
+            self.tree.rename(changes.rename)
+            dynamic = {changes.rename.get(n, n): c for n, c in dynamic.items()}
         for retire in changes.retire:
             self.tree.retire(dynamic[retire.name], self._remove_data if retire.deleted else lambda child: None)
         for want in changes.start:
@@ -325,7 +328,7 @@ class Supervisor:
         a = child.spec.actor
         self._reports.append(control.ActorDied(
             name=a.name, kind=a.kind, broker_id=a.broker_id, topic=getattr(a.args, "topic", ""),
-            partition=getattr(a.args, "partition", -1),
+            partition=getattr(a.args, "partition", -1), pid=child.process.pid if child.process else 0,
         ))
 
     def _reporter_loop(self) -> None:
@@ -362,7 +365,7 @@ class Supervisor:
                 except (psutil.Error, OSError):
                     pass
             out.append(control.ActorStatus(
-                name=c.name, kind=c.spec.actor.kind, broker=c.spec.actor.broker_id,
+                name=c.name, kind=display_kind(c.name, c.spec.actor.kind), broker=c.spec.actor.broker_id,
                 pid=c.process.pid if c.process else 0, restarts=c.restarts, alive=alive, state=c.state,
                 started_at=c.started_at, endpoint=c.spec.actor.advertised, rss=rss, uss=uss,
             ))

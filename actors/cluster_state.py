@@ -63,7 +63,35 @@ class LeaderChanged(msgspec.Struct, tag="leader_changed"):
     leader_endpoint: str | None = None
 
 
-Event = ClusterIdSet | BrokerRegistered | TopicCreated | TopicDeleted | PartitionsAdded | ConfigsChanged | LeaderChanged
+class ReplicaRegistered(msgspec.Struct, tag="replica_registered"):
+    """A replica's actor listens at ``endpoint`` (it is the leader's endpoint while it leads)."""
+
+    topic: str
+    partition: int
+    broker: int
+    endpoint: str
+
+
+class LeaderElected(msgspec.Struct, tag="leader_elected"):
+    """A new leader (or none: -1, offline) under a new epoch, with the ISR that goes with it."""
+
+    topic: str
+    partition: int
+    leader: int
+    leader_epoch: int
+    isr: list[int]
+    unclean: bool = False
+
+
+class IsrChanged(msgspec.Struct, tag="isr_changed"):
+    topic: str
+    partition: int
+    isr: list[int]
+
+
+# LeaderChanged is kept so metadata logs written before replication still replay
+Event = (ClusterIdSet | BrokerRegistered | TopicCreated | TopicDeleted | PartitionsAdded | ConfigsChanged
+         | LeaderChanged | ReplicaRegistered | LeaderElected | IsrChanged)
 EVENT_ENCODER = msgspec.msgpack.Encoder()
 EVENT_DECODER = msgspec.msgpack.Decoder(Event)
 
@@ -91,6 +119,21 @@ def apply(image: ClusterImage, event: Event) -> None:
         part.leader_epoch = event.leader_epoch
         part.isr = list(event.isr)
         part.leader_endpoint = event.leader_endpoint
+    elif isinstance(event, ReplicaRegistered):
+        part = image.topics[event.topic].partitions[event.partition]
+        part.replica_endpoints = {**part.replica_endpoints, event.broker: event.endpoint}
+        if part.leader == event.broker:
+            part.leader_endpoint = event.endpoint
+    elif isinstance(event, LeaderElected):
+        part = image.topics[event.topic].partitions[event.partition]
+        part.leader = event.leader
+        part.leader_epoch = event.leader_epoch
+        part.isr = list(event.isr)
+        part.leader_endpoint = part.replica_endpoints.get(event.leader) if event.leader >= 0 else None
+        if event.unclean:
+            part.unclean_elections += 1
+    elif isinstance(event, IsrChanged):
+        image.topics[event.topic].partitions[event.partition].isr = list(event.isr)
     image.version += 1
 
 
@@ -162,7 +205,7 @@ def partition_metadata(part: PartitionState) -> PartitionMetadata:
     return PartitionMetadata(
         partition=part.partition, leader=part.leader, leader_epoch=part.leader_epoch,
         replicas=list(part.replicas), isr=list(part.isr), leader_endpoint=part.leader_endpoint,
-        error=0 if ready else errors.LeaderNotAvailable.code,
+        error=0 if ready else errors.LeaderNotAvailable.code, unclean_elections=part.unclean_elections,
     )
 
 

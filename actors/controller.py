@@ -12,6 +12,7 @@ Kafka's admin client does). Everyone else keeps a copy of the image fresh throug
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -28,9 +29,12 @@ from .config import (
     topic_config_warnings,
     validate_topic_configs,
 )
+from .replication import elect_leader
 from .runtime import Actor
 
 METADATA_LOG = "__cluster_metadata-0"
+REPLICA_KINDS = ("replica", "leader", "fetcher")  # a partition replica's process, by kind or by role
+DIED, SILENT, FENCED = "died", "silent", "fenced"  # why a replica may not lead until it registers again
 
 
 class Controller(Actor):
@@ -47,7 +51,13 @@ class Controller(Actor):
         # a different version after every restart, so watchers always refetch
         self.image.version = int(time.time() * 1000) * 1000
         self.session_timeout = self.spec.config.broker_session_timeout_ms / 1000
+        self.leader_session_s = self.spec.config.leader_session_timeout_ms / 1000
         self.last_heartbeat: dict[int, float] = {}
+        # liveness is not persisted: re-learnt from heartbeats and death reports after a restart
+        self.dead_replicas: dict[tuple[str, int, int], str] = {}  # replica -> why it may not lead: died, silent, fenced
+        self.fenced_brokers: set[int] = set()
+        self.leader_beats: dict[tuple[str, int], float] = {}
+        self.replica_pids: dict[tuple[str, int, int], int] = {}  # the process each replica registered from
         self.log.info("controller ready: %d events replayed, %d topics", replayed, len(self.image.topics))
         self.handlers = {
             admin.CreateTopic: self.create_topic,
@@ -59,7 +69,9 @@ class Controller(Actor):
             Metadata: self.metadata,
             WatchMetadata: self.watch,
             control.BrokerHeartbeat: self.heartbeat,
-            control.LeaderReady: self.leader_ready,
+            control.ReplicaReady: self.replica_ready,
+            control.LeaderHeartbeat: self.leader_heartbeat,
+            control.AlterIsr: self.alter_isr,
             control.ActorDied: self.actor_died,
             control.Ping: lambda *_: control.Ack(),
         }
@@ -119,12 +131,15 @@ class Controller(Actor):
         changed = False
         for broker_id, seen in list(self.last_heartbeat.items()):
             broker = self.image.brokers.get(broker_id)
-            if broker is not None and broker.alive and now - seen > self.session_timeout:
-                self.log.warning("broker %d missed its heartbeats; marking it down", broker_id)
-                broker.alive = False
+            if broker_id not in self.fenced_brokers and now - seen > self.session_timeout:
+                self.log.warning("broker %d missed its heartbeats; fencing it", broker_id)
+                if broker is not None:
+                    broker.alive = False
                 changed = True
+                self._fence_broker(broker_id)
         if changed:
             self._touch()
+        self._check_leader_sessions(now)
 
     # -- liveness and leadership ---------------------------------------------------
     def heartbeat(self, request: control.BrokerHeartbeat, frames, peer):
@@ -137,6 +152,10 @@ class Controller(Actor):
         if old is None or (old.endpoint, old.host, old.rack, old.log_dirs) != (info.endpoint, info.host, info.rack, info.log_dirs):
             self._commit(cs.BrokerRegistered(info))
         broker = self.image.brokers[request.broker_id]
+        if request.broker_id in self.fenced_brokers:  # back: its live replicas may lead again
+            self.fenced_brokers.discard(request.broker_id)
+            for key in [k for k, cause in self.dead_replicas.items() if k[2] == request.broker_id and cause == FENCED]:
+                del self.dead_replicas[key]
         if not broker.alive:
             self.log.info("broker %d is up at %s", request.broker_id, request.endpoint)
             broker.alive = True
@@ -156,30 +175,118 @@ class Controller(Actor):
             raise errors.UnknownTopicOrPartition(f"{topic}-{partition} does not exist")
         return state, state.partitions[partition]
 
-    def leader_ready(self, request: control.LeaderReady, frames, peer):
-        """A (re)started PartitionLeader takes over its partition under a new epoch."""
+    # -- replicas, elections and the ISR ---------------------------------------------
+    def replica_ready(self, request: control.ReplicaReady, frames, peer):
+        """A (re)started replica process is up: record where it listens; an offline partition may lead again."""
         topic, part = self._partition(request.topic, request.partition)
-        if part.leader != request.broker_id:
-            raise errors.NotLeader(
-                f"{request.topic}-{request.partition} is led by broker {part.leader}, not {request.broker_id}"
+        if request.broker_id not in part.replicas:
+            raise errors.NotLeader(f"broker {request.broker_id} holds no replica of {request.topic}-{request.partition}")
+        key = (request.topic, request.partition, request.broker_id)
+        self.dead_replicas.pop(key, None)
+        self.replica_pids[key] = request.pid
+        if part.replica_endpoints.get(request.broker_id) != request.endpoint:
+            self._commit(cs.ReplicaRegistered(request.topic, request.partition, request.broker_id, request.endpoint))
+        if part.leader == request.broker_id:
+            self.leader_beats[(request.topic, request.partition)] = time.monotonic()
+        elif part.leader < 0:
+            self._elect(topic, part, "a replica returned")
+        self.log.info("%s-%d: replica on broker %d ready at %s (leader %d, epoch %d)", request.topic,
+                      request.partition, request.broker_id, request.endpoint, part.leader, part.leader_epoch)
+        return control.ReplicaReadyResponse(leader=part.leader, leader_epoch=part.leader_epoch,
+                                            configs=dict(topic.configs))
+
+    def leader_heartbeat(self, request: control.LeaderHeartbeat, frames, peer):
+        _, part = self._partition(request.topic, request.partition)
+        if part.leader != request.broker_id or part.leader_epoch != request.leader_epoch:
+            raise errors.FencedLeaderEpoch(
+                f"{request.topic}-{request.partition} is led by broker {part.leader} at epoch {part.leader_epoch}"
             )
-        epoch = part.leader_epoch + 1
-        self._commit(cs.LeaderChanged(request.topic, request.partition, part.leader, epoch, list(part.isr), request.endpoint))
-        self.log.info("%s-%d: leader broker %d epoch %d at %s", request.topic, request.partition, part.leader, epoch, request.endpoint)
-        return control.LeaderReadyResponse(leader_epoch=epoch, configs=dict(topic.configs))
+        self.leader_beats[(request.topic, request.partition)] = time.monotonic()
+        return control.Ack()
+
+    def alter_isr(self, request: control.AlterIsr, frames, peer):
+        """A leader changes its ISR; refused unless it is the current leader at the current epoch."""
+        _, part = self._partition(request.topic, request.partition)
+        if part.leader != request.broker_id or part.leader_epoch != request.leader_epoch:
+            raise errors.FencedLeaderEpoch(
+                f"{request.topic}-{request.partition} is led by broker {part.leader} at epoch {part.leader_epoch}"
+            )
+        # a replica the controller knows is dead or fenced never joins (KIP-841), whatever the leader saw
+        isr = [b for b in part.replicas if b in request.isr and (
+            b in part.isr or (request.topic, request.partition, b) not in self.dead_replicas)]
+        if request.broker_id not in isr:
+            raise errors.InvalidRequest("a leader's ISR must hold the leader")
+        if isr != part.isr:
+            self._commit(cs.IsrChanged(request.topic, request.partition, isr))
+            self.log.info("%s-%d: ISR now %s (asked by the leader)", request.topic, request.partition, isr)
+        return control.IsrResponse(isr=list(part.isr), leader_epoch=part.leader_epoch)
 
     def actor_died(self, request: control.ActorDied, frames, peer):
         self.log.warning("supervisor reports %s (%s) died", request.name, request.kind)
-        if request.kind == "leader" and request.topic in self.image.topics:
-            _, part = self._partition(request.topic, request.partition)
-            if part.leader == request.broker_id and part.leader_endpoint is not None:
-                self._commit(cs.LeaderChanged(request.topic, request.partition, part.leader, part.leader_epoch, list(part.isr), None))
+        if request.kind in REPLICA_KINDS and request.topic in self.image.topics:
+            topic, part = self._partition(request.topic, request.partition)
+            registered = self.replica_pids.get((request.topic, request.partition, request.broker_id))
+            if request.pid and registered and registered != request.pid:
+                self.log.info("ignoring the late death report of %s pid %d: pid %d has registered since",
+                              request.name, request.pid, registered)
+                return control.Ack()
+            self._replica_gone(topic, part, request.broker_id, f"{request.name} died", DIED)
         elif request.kind == "broker":
             broker = self.image.brokers.get(request.broker_id)
             if broker is not None and broker.alive:
                 broker.alive = False
                 self._touch()
         return control.Ack()
+
+    def _replica_gone(self, topic, part, broker_id: int, why: str, cause: str) -> None:
+        """A replica can no longer lead or count as in sync: elect if it led, else drop it from the ISR."""
+        self.dead_replicas[(topic.name, part.partition, broker_id)] = cause
+        if part.leader == broker_id:
+            self._elect(topic, part, why)
+        elif broker_id in part.isr and len(part.isr) > 1:
+            isr = [b for b in part.isr if b != broker_id]
+            self._commit(cs.IsrChanged(topic.name, part.partition, isr))
+            self.log.info("%s-%d: ISR now %s (%s)", topic.name, part.partition, isr, why)
+
+    def _live_replicas(self, topic_name: str, part) -> list[int]:
+        return [b for b in part.replicas
+                if (topic_name, part.partition, b) not in self.dead_replicas and b not in self.fenced_brokers]
+
+    def _elect(self, topic, part, why: str) -> None:
+        unclean_allowed = effective_topic_configs(self.spec.config, topic.configs)["unclean.leader.election.enable"] == "true"
+        election = elect_leader(part.replicas, part.isr, self._live_replicas(topic.name, part), unclean_allowed)
+        if election.leader == part.leader and election.isr == part.isr:
+            return
+        epoch = part.leader_epoch + 1
+        self._commit(cs.LeaderElected(topic.name, part.partition, election.leader, epoch, election.isr,
+                                      election.unclean))
+        if election.leader >= 0:
+            self.leader_beats[(topic.name, part.partition)] = time.monotonic()
+        level = logging.WARNING if election.unclean or election.leader < 0 else logging.INFO
+        self.log.log(level, "%s-%d: %s; leader %s at epoch %d, ISR %s%s", topic.name, part.partition, why,
+                     election.leader if election.leader >= 0 else "none (offline)", epoch, election.isr,
+                     " - UNCLEAN election: acknowledged records may be lost" if election.unclean else "")
+
+    def _check_leader_sessions(self, now: float) -> None:
+        """A leader that stops heartbeating (frozen, stuck) loses its leadership, as a dead one does."""
+        for topic in list(self.image.topics.values()):
+            for part in topic.partitions:
+                if part.leader < 0 or part.leader_endpoint is None:
+                    continue
+                key = (topic.name, part.partition)
+                last = self.leader_beats.setdefault(key, now)  # after a restart: a session's grace
+                if now - last > self.leader_session_s:
+                    self.log.warning("%s-%d: leader on broker %d silent for %.1f s", topic.name, part.partition,
+                                     part.leader, now - last)
+                    self._replica_gone(topic, part, part.leader, "its leader stopped heartbeating", SILENT)
+
+    def _fence_broker(self, broker_id: int) -> None:
+        """A broker silent past its session: none of its replicas may lead or count as in sync."""
+        self.fenced_brokers.add(broker_id)
+        for topic in list(self.image.topics.values()):
+            for part in topic.partitions:
+                if broker_id in part.replicas:
+                    self._replica_gone(topic, part, broker_id, f"broker {broker_id} was fenced", FENCED)
 
     # -- metadata and admin ----------------------------------------------------------
     def metadata(self, request: Metadata, frames, peer):

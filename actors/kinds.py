@@ -57,7 +57,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          scope=BROKER),
     Kind("cleaner", "actors.retention_cleaner:RetentionCleaner", specs.CleanerArgs, tick_ms=100, start_rank=2,
          shutdown_s=5, scope=BROKER),
-    Kind("leader", "actors.partition_leader:PartitionLeader", specs.LeaderArgs, tick_ms=10, start_rank=3,
+    # one per replica of a partition, leader or follower: named leader-<topic>-<p> while it leads and
+    # fetcher-<topic>-<p>-<broker> while it follows (actors.children)
+    Kind("replica", "actors.replica:PartitionReplica", specs.ReplicaArgs, tick_ms=10, start_rank=3,
          shutdown_s=10, scope=DYNAMIC),
 )}
 

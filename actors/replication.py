@@ -100,7 +100,8 @@ def isr_changes(leader: int, isr: list[int], replicas: list[int], followers: Map
             stale = progress is None or now_ms - progress.last_caught_up_ms > lag_time_max_ms
             if not stale:
                 new.append(b)
-        elif progress is not None and progress.log_end_offset >= high_watermark_now >= 0:
+        elif (progress is not None and progress.log_end_offset >= high_watermark_now >= 0
+              and now_ms - progress.last_fetch_ms <= lag_time_max_ms):  # caught up, and fetching now
             new.append(b)
     if leader not in new:
         new.insert(0, leader)

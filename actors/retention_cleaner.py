@@ -1,8 +1,9 @@
 """RetentionCleaner: one per broker, nothing but a timer.
 
-Every ``log.retention.check.interval.ms`` it asks each partition leader on its
-broker to apply retention, handing over the topic's current configs. The leader
-owns its log, so the deletion happens in the only process allowed to write that
+Every ``log.retention.check.interval.ms`` it asks each partition replica on its
+broker — leaders and followers alike, as each Kafka broker cleans its own logs —
+to apply retention, handing over the topic's current configs. The replica owns
+its log, so the deletion happens in the only process allowed to write that
 directory; the cleaner holds no files and loses nothing when killed.
 """
 
@@ -46,11 +47,12 @@ class RetentionCleaner(Actor):
         deleted = 0
         for topic in list(self.image.topics.values()):
             for part in topic.partitions:
-                if part.leader != self.spec.broker_id or not part.leader_endpoint:
+                endpoint = part.replica_endpoints.get(self.spec.broker_id)  # leaders and followers alike
+                if endpoint is None:
                     continue
                 request = control.ApplyRetention(configs=dict(topic.configs))
                 try:
-                    with Connection(part.leader_endpoint) as conn:
+                    with Connection(endpoint) as conn:
                         response, _ = conn.call(request, timeout_ms=2000)
                     deleted += response.deleted_segments
                 except errors.ZafkaError as exc:

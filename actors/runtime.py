@@ -114,6 +114,13 @@ class Actor(pykka.ThreadingActor):
     def on_message(self, message) -> None:
         """Messages from the actor's own helper threads (``self.actor_ref.tell``)."""
 
+    def rename(self, name: str) -> None:
+        """Take the name the supervisor now gives this process (a replica's role changed): log under it."""
+        if name != self.name:
+            self.log.info("%s is now %s", self.name, name)
+            self.name = name
+            setup_logging(self.spec.data_dir, name)
+
     def reply(self, peer: bytes, corr: int, response: Response, frames=()) -> None:
         response.corr = corr
         parts = [peer, protocol.encode(response), *frames]

@@ -44,7 +44,7 @@ class CleanerArgs(Args, tag="cleaner", frozen=True):
     pass
 
 
-class LeaderArgs(Args, tag="leader", frozen=True):
+class ReplicaArgs(Args, tag="replica", frozen=True):
     topic: str
     partition: int
     topic_id: str  # a topic deleted and created again under the same name is another topic
@@ -55,7 +55,7 @@ class LeaderArgs(Args, tag="leader", frozen=True):
         return os.path.join(self.log_dir, f"{self.topic}-{self.partition}")
 
 
-ActorArgs = Union[ControllerArgs, BrokerArgs, CleanerArgs, LeaderArgs]
+ActorArgs = Union[ControllerArgs, BrokerArgs, CleanerArgs, ReplicaArgs]
 
 
 class ActorSpec(msgspec.Struct, kw_only=True):

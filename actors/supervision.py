@@ -136,6 +136,16 @@ class ChildSupervisor:
             children = list(self.children.values())
         return sorted(children, key=lambda c: (c.spec.kind.start_rank, c.name))
 
+    def rename(self, names: dict[str, str]) -> None:
+        """Give running children new names at once (two may swap: a leader change renames both)."""
+        with self.lock:
+            moved = [(new, self.children.pop(old)) for old, new in names.items() if old in self.children]
+            for new, child in moved:
+                child.spec.actor.name = new
+                self.children[new] = child
+        for old, new in names.items():
+            log.info("%s is now %s", old, new)
+
     def get(self, name: str) -> Child | None:
         with self.lock:
             return self.children.get(name)

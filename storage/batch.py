@@ -272,6 +272,18 @@ def iter_batches(buffer, *, validate: bool = False) -> Iterator[RecordBatch]:
         pos += batch.size
 
 
+def whole_batches_length(buffer) -> int:
+    """Bytes of the whole batches that open ``buffer``: a fetch cut by its byte limit ends in a partial one."""
+    view = memoryview(buffer)
+    pos, end = 0, len(view)
+    while end - pos >= HEADER_SIZE:
+        size = _INT32.unpack_from(view, pos + _LENGTH_AT)[0] + LOG_OVERHEAD
+        if size < HEADER_SIZE or pos + size > end:
+            break
+        pos += size
+    return pos
+
+
 class BatchHeader(NamedTuple):
     """What the append path needs of one checked batch in a payload."""
 

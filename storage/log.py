@@ -217,6 +217,12 @@ class Log:
     def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
         return self._epochs.end_offset_for(epoch, self.log_end_offset)
 
+    def start_epoch(self, epoch: int) -> None:
+        """A replica became leader under ``epoch``: that epoch starts at today's log end (Kafka does
+        this at election, so OffsetsForLeaderEpoch answers right before the first append)."""
+        self._ensure_open()
+        self._epochs.assign(epoch, self.log_end_offset)
+
     # -- appending -----------------------------------------------------------
     def _check(self, data) -> list[BatchHeader]:
         """Check every batch of a payload; nothing is written unless all pass."""

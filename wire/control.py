@@ -21,16 +21,44 @@ class BrokerHeartbeat(Request, tag="broker_heartbeat"):
     log_dirs: list[str] = []
 
 
-class LeaderReady(Request, tag="leader_ready"):
+class ReplicaReady(Request, tag="replica_ready"):
+    """A (re)started replica process is up: where it listens, so it can lead."""
+
     topic: str
     partition: int
     broker_id: int
     endpoint: str
+    pid: int = 0
 
 
-class LeaderReadyResponse(Response, tag="leader_ready_r"):
+class ReplicaReadyResponse(Response, tag="replica_ready_r"):
+    leader: int = -1
     leader_epoch: int = -1
     configs: dict[str, str] = {}
+
+
+class LeaderHeartbeat(Request, tag="leader_heartbeat"):
+    """A leader's proof of life, sent from its actor loop: a frozen or stuck leader stops sending it."""
+
+    topic: str
+    partition: int
+    broker_id: int
+    leader_epoch: int
+
+
+class AlterIsr(Request, tag="alter_isr"):
+    """A leader asks the controller to change its partition's ISR (Kafka's AlterPartition)."""
+
+    topic: str
+    partition: int
+    broker_id: int
+    leader_epoch: int
+    isr: list[int]
+
+
+class IsrResponse(Response, tag="isr_r"):
+    isr: list[int] = []
+    leader_epoch: int = -1
 
 
 class ActorDied(Request, tag="actor_died"):
@@ -39,6 +67,7 @@ class ActorDied(Request, tag="actor_died"):
     broker_id: int = -1
     topic: str = ""
     partition: int = -1
+    pid: int = 0  # a late report about a process already replaced is ignored
 
 
 class ApplyRetention(Request, tag="apply_retention"):

@@ -40,6 +40,10 @@ BrokerNotAvailable = _error("BrokerNotAvailable", 8, "check that the cluster is 
 RecordTooLarge = _error("RecordTooLarge", 10, "raise max.message.bytes or send smaller records")
 InvalidTopic = _error("InvalidTopic", 17, "topic names use [a-zA-Z0-9._-], at most 249 characters")
 NotEnoughReplicas = _error("NotEnoughReplicas", 19, "fewer in-sync replicas than min.insync.replicas", True)
+NotEnoughReplicasAfterAppend = _error(
+    "NotEnoughReplicasAfterAppend", 20,
+    "written by the leader, but the ISR shrank below min.insync.replicas before it was replicated; retry", True,
+)
 UnsupportedVersion = _error("UnsupportedVersion", 35, "client and broker speak different protocol versions")
 TopicAlreadyExists = _error("TopicAlreadyExists", 36, "choose another name or delete the topic first")
 InvalidPartitions = _error("InvalidPartitions", 37, "partitions must be at least 1 and can only grow")
@@ -55,18 +59,22 @@ TopicDeletionDisabled = _error(
     "TopicDeletionDisabled", 73, "set delete.topic.enable=true in the brokers' config to allow deleting topics"
 )
 InvalidRecord = _error("InvalidRecord", 87, "the batch is not acceptable as sent")
+FencedLeaderEpoch = _error("FencedLeaderEpoch", 74, "a newer leader epoch exists; refresh metadata and retry", True)
+UnknownLeaderEpoch = _error("UnknownLeaderEpoch", 75, "the leader has not yet learnt of that epoch; retry", True)
 # zafka's own codes start at 1000, beyond Kafka's range
 UnknownActor = _error("UnknownActor", 1000, "`zafka actors` lists the actors of a cluster")
 
 # errors after which a client refreshes metadata before it retries
-METADATA_REFRESH_ERRORS = (NotLeader, LeaderNotAvailable, UnknownTopicOrPartition, RequestTimedOut, BrokerNotAvailable)
+METADATA_REFRESH_ERRORS = (NotLeader, LeaderNotAvailable, UnknownTopicOrPartition, RequestTimedOut, BrokerNotAvailable,
+                           FencedLeaderEpoch, UnknownLeaderEpoch)
 
 BY_CODE: dict[int, type[ZafkaError]] = {
     cls.code: cls
     for cls in (
         UnknownServerError, OffsetOutOfRange, CorruptRecord, UnknownTopicOrPartition,
         LeaderNotAvailable, NotLeader, RequestTimedOut, BrokerNotAvailable, RecordTooLarge,
-        InvalidTopic, NotEnoughReplicas, UnsupportedVersion, TopicAlreadyExists,
+        InvalidTopic, NotEnoughReplicas, NotEnoughReplicasAfterAppend, FencedLeaderEpoch, UnknownLeaderEpoch,
+        UnsupportedVersion, TopicAlreadyExists,
         InvalidPartitions, InvalidReplicationFactor, NotController, InvalidRequest,
         InvalidConfig, PolicyViolation, KafkaStorageError, TopicDeletionDisabled, InvalidRecord, UnknownActor,
     )

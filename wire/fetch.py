@@ -29,6 +29,22 @@ class FetchResponse(Response, tag="fetch_r"):
     high_watermark: int = -1
     log_start_offset: int = -1
     log_end_offset: int = -1
+    leader_epoch: int = -1  # the answering leader's epoch
+
+
+class EpochEndOffset(Request, tag="epoch_end_offset"):
+    """Kafka's OffsetsForLeaderEpoch: where does ``leader_epoch`` end in the leader's log (KIP-101/279)."""
+
+    topic: str
+    partition: int
+    leader_epoch: int  # the follower's latest epoch
+    current_leader_epoch: int = -1  # the follower's view of the leader's epoch (fencing)
+
+
+class EpochEndOffsetResponse(Response, tag="epoch_end_offset_r"):
+    leader_epoch: int = -1  # the largest epoch <= the one asked about that the leader holds (-1: none)
+    end_offset: int = -1
+    log_start_offset: int = -1
 
 
 class ListOffsets(Request, tag="list_offsets"):

@@ -28,8 +28,10 @@ class PartitionState(msgspec.Struct, omit_defaults=True):
     leader: int = -1  # broker id, -1 while none
     leader_epoch: int = 0
     isr: list[int] = []
-    leader_endpoint: str | None = None  # where the PartitionLeader actor listens
+    leader_endpoint: str | None = None  # where the leader replica's actor listens
     replica_dirs: dict[int, str] = {}  # broker id -> the log.dirs entry holding its replica
+    replica_endpoints: dict[int, str] = {}  # broker id -> where that replica's actor listens
+    unclean_elections: int = 0  # leaders chosen from outside the ISR: acknowledged records may be gone
 
 
 class TopicState(msgspec.Struct, omit_defaults=True):
@@ -55,6 +57,7 @@ class PartitionMetadata(msgspec.Struct, omit_defaults=True):
     isr: list[int]
     leader_endpoint: str | None = None
     error: int = 0
+    unclean_elections: int = 0
 
 
 class TopicMetadata(msgspec.Struct, omit_defaults=True):

@@ -20,6 +20,7 @@ _LOG = "tests/unit/test_log.py::"
 _RETENTION = "tests/unit/test_retention.py::"
 _SUPERVISION = "tests/integration/test_supervision.py::"
 _FLUSH = "tests/unit/test_flush_timer.py::"
+_REPLICATION = "tests/integration/test_replication.py::"
 
 BROKER_KEY_TESTS: dict[str, tuple[str, ...]] = {
     "listeners": (_HONEST + "test_listeners_choose_the_bound_endpoint_and_advertised_listeners_what_clients_are_told",),
@@ -47,7 +48,23 @@ BROKER_KEY_TESTS: dict[str, tuple[str, ...]] = {
         _HONEST + "test_delete_topic_enable_false_refuses_deletion_with_a_typed_error_and_keeps_the_data",
     ),
     "min.insync.replicas": (
+        _REPLICATION + "test_acks_all_is_refused_with_nothing_appended_while_the_isr_is_below_min_insync_replicas",
         _HONEST + "test_min_insync_replicas_above_the_in_sync_count_refuses_acks_all_and_appends_nothing",
+    ),
+    "unclean.leader.election.enable": (
+        _REPLICATION + "test_with_the_whole_isr_gone_the_partition_stays_offline_unless_unclean_election_is_enabled",
+    ),
+    "replica.lag.time.max.ms": (
+        _REPLICATION + "test_a_follower_that_stops_fetching_leaves_the_isr_after_the_lag_time_and_rejoins_when_caught_up",
+    ),
+    "replica.fetch.max.bytes": (_REPLICATION + "test_small_replica_fetches_still_replicate_everything",),
+    "replica.fetch.wait.max.ms": (_REPLICATION + "test_small_replica_fetches_still_replicate_everything",),
+    "replica.fetch.min.bytes": (_REPLICATION + "test_small_replica_fetches_still_replicate_everything",),
+    "leader.heartbeat.interval.ms": (
+        _REPLICATION + "test_a_frozen_leader_is_replaced_and_after_it_resumes_acknowledges_nothing",
+    ),
+    "leader.session.timeout.ms": (
+        _REPLICATION + "test_a_frozen_leader_is_replaced_and_after_it_resumes_acknowledges_nothing",
     ),
     "message.max.bytes": (_LOGCFG + "test_topic_key_beats_broker_key_and_broker_key_beats_default",),
     "log.dir": (_SERVER + "test_log_dir_alone_is_used_and_is_comma_separated_like_in_kafka",),
@@ -99,7 +116,11 @@ TOPIC_KEY_TESTS: dict[str, tuple[str, ...]] = {
         "tests/integration/test_clients.py::test_record_too_large_fails_with_a_typed_error_and_the_partition_keeps_serving",
     ),
     "min.insync.replicas": (
+        _REPLICATION + "test_acks_all_is_refused_with_nothing_appended_while_the_isr_is_below_min_insync_replicas",
         _HONEST + "test_min_insync_replicas_above_the_in_sync_count_refuses_acks_all_and_appends_nothing",
+    ),
+    "unclean.leader.election.enable": (
+        _REPLICATION + "test_with_the_whole_isr_gone_the_partition_stays_offline_unless_unclean_election_is_enabled",
     ),
     "cleanup.policy": (_SERVER + "test_compaction_is_refused_with_a_reason",),
     "flush.messages": (_LOG + "test_flush_messages_fsyncs_every_n_records",),

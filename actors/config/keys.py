@@ -173,7 +173,8 @@ def _list(name, default, doc, choices=None, refused=None, **more) -> ConfigKey:
 _NO_THREADS = "each zafka actor is its own process with one mailbox; there are no thread pools to size"
 _NO_SECURITY = "zafka speaks plaintext only; there is no security protocol to choose"
 _NO_KRAFT = "zafka runs one embedded controller; there is no KRaft quorum"
-_REPLICATION = "replication (followers, ISR, elections) is not built yet"
+_REBALANCE = "moving leadership back to the preferred replica is not built yet"
+_CONTROLLED_SHUTDOWN = "controlled shutdown (leaderships moved before a broker stops) is not built yet"
 _GROUPS = "consumer groups are not built yet"
 _TXNS = "transactions are not built yet"
 _RECOMPRESSION = "batches are stored as the producer compressed them; recompression is not built yet"
@@ -221,14 +222,13 @@ BROKER_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     _bool("delete.topic.enable", True, "allow deleting topics"),
     _int("min.insync.replicas", 1, "replicas that must have a write for acks=all to succeed", minimum=1),
     _bool("unclean.leader.election.enable", False,
-          "allow a replica outside the ISR to become leader (may lose data)", in_effect=False,
-          honoured=("false",), note=_REPLICATION + ": a partition waits for its own leader to restart"),
+          "allow a replica outside the ISR to become leader when no ISR member is left (may lose data)"),
     _bool("auto.leader.rebalance.enable", True, "move leadership back to the preferred replica",
-          in_effect=False, honoured=("false",), note=_REPLICATION),
+          in_effect=False, honoured=("false",), note=_REBALANCE),
     _int("leader.imbalance.check.interval.seconds", 300, "how often the preferred-leader check runs", minimum=1,
-         in_effect=False, note=_REPLICATION),
+         in_effect=False, note=_REBALANCE),
     _int("leader.imbalance.per.broker.percentage", 10, "imbalance that triggers a leader rebalance", minimum=0,
-         in_effect=False, note=_REPLICATION),
+         in_effect=False, note=_REBALANCE),
     _str("compression.type", "producer", "topic default compression", choices=_COMPRESSION,
          in_effect=False, honoured=("producer",), note=_RECOMPRESSION),
     _int("message.max.bytes", 1_048_588, "largest record batch the broker accepts"),
@@ -266,16 +266,12 @@ BROKER_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     _int("num.recovery.threads.per.data.dir", 1, "threads recovering logs at startup", minimum=1,
          in_effect=False, note="each partition leader recovers its own log when it starts"),
     # replication
-    _long("replica.lag.time.max.ms", 30_000, "a follower not caught up for this long leaves the ISR", minimum=1,
-          in_effect=False, note=_REPLICATION),
-    _int("replica.fetch.max.bytes", 1_048_576, "bytes a follower asks for per partition", in_effect=False,
-         note=_REPLICATION),
-    _int("replica.fetch.wait.max.ms", 500, "longest a follower fetch waits for data", in_effect=False,
-         note=_REPLICATION),
-    _int("replica.fetch.min.bytes", 1, "bytes a follower fetch waits for", minimum=1, in_effect=False,
-         note=_REPLICATION),
+    _long("replica.lag.time.max.ms", 30_000, "a follower not caught up for this long leaves the ISR", minimum=1),
+    _int("replica.fetch.max.bytes", 1_048_576, "bytes a follower asks for per partition"),
+    _int("replica.fetch.wait.max.ms", 500, "longest a follower fetch waits for data"),
+    _int("replica.fetch.min.bytes", 1, "bytes a follower fetch waits for", minimum=1),
     _int("num.replica.fetchers", 1, "fetcher threads per source broker", minimum=1, in_effect=False,
-         note=_REPLICATION),
+         note="each follower replica is a process of its own that fetches for itself"),
     # groups and offsets
     _int("offsets.topic.replication.factor", 3, "replication factor of __consumer_offsets", minimum=1,
          maximum=SHORT_MAX, in_effect=False, note=_GROUPS),
@@ -305,7 +301,14 @@ BROKER_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     _int("queued.max.requests", 500, "requests queued before the network threads block", minimum=1,
          in_effect=False, note=_NO_THREADS),
     _bool("controlled.shutdown.enable", True, "move leadership away before shutting down", in_effect=False,
-          note=_REPLICATION),
+          note=_CONTROLLED_SHUTDOWN),
+    # zafka's own: leader liveness. Kafka's leaders live in their broker's process, so a broker's
+    # session covers them; a zafka leader is a process of its own, frozen or stuck on its own
+    _int("leader.heartbeat.interval.ms", 200, "how often a partition leader tells the controller it is alive",
+         minimum=1),
+    _int("leader.session.timeout.ms", 1000,
+         "a leader silent this long loses its leadership to an in-sync follower (fences a frozen leader)",
+         minimum=1),
     # zafka's own: restart intensity of actor supervisors, Erlang/OTP style
     _int("supervisor.max.restarts", 5, "restarts allowed within supervisor.max.seconds before giving up"),
     _int("supervisor.max.seconds", 30, "window of the restart intensity", minimum=1),
@@ -329,8 +332,8 @@ TOPIC_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     _long("flush.messages", None, "fsync after this many records (unset: leave it to the OS)", minimum=1),
     _long("flush.ms", None, "fsync when the last one is this old (unset: leave it to the OS)"),
     _int("index.interval.bytes", 4096, "bytes of records between two offset index entries"),
-    _bool("unclean.leader.election.enable", False, "allow a replica outside the ISR to become leader",
-          in_effect=False, honoured=("false",), note=_REPLICATION + ": a partition waits for its own leader to restart"),
+    _bool("unclean.leader.election.enable", False,
+          "allow a replica outside the ISR to become leader when no ISR member is left (may lose data)"),
     _str("message.timestamp.type", "CreateTime", "record timestamp: producer's or broker's",
          choices=_TIMESTAMP_TYPES),
 )

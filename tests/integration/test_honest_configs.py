@@ -95,16 +95,17 @@ def test_configs_not_in_effect_are_flagged_in_describe_and_warned_about_when_set
         assert entries["compression.type"].value == "gzip" and not entries["compression.type"].in_effect
         assert "recompression is not built yet" in entries["compression.type"].note
         assert entries["retention.ms"].in_effect and entries["retention.ms"].source == "topic"
-        assert entries["unclean.leader.election.enable"].in_effect  # its default, false, is what zafka does
+        assert entries["unclean.leader.election.enable"].in_effect  # honoured since replication landed
         # setting a key back to a value zafka honours clears the flag and warns about nothing
         assert admin.alter_topic_configs("flagged", {"compression.type": "producer"}) == []
         assert {e.name: e for e in admin.describe_topic_config_entries("flagged")}["compression.type"].in_effect
-        warned = admin.alter_topic_configs("flagged", {"unclean.leader.election.enable": "true"})
-        assert [w.split("=")[0] for w in warned] == ["unclean.leader.election.enable"]
+        assert admin.alter_topic_configs("flagged", {"unclean.leader.election.enable": "true"}) == []
+        warned = admin.alter_topic_configs("flagged", {"compression.type": "zstd"})
+        assert [w.split("=")[0] for w in warned] == ["compression.type"]
     finally:
         admin.close()
     controller_log = open(os.path.join(cluster.logs_dir, "controller.log")).read()
-    assert "topic flagged: unclean.leader.election.enable=true is accepted but not in effect yet" in controller_log
+    assert "topic flagged: compression.type=zstd is accepted but not in effect yet" in controller_log
 
 
 def _free_port_pair(host: str) -> int:

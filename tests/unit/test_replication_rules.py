@@ -70,3 +70,9 @@ def test_a_follower_leaves_the_isr_after_the_lag_time_and_comes_back_once_caught
     # 3, out of the ISR, joins once its log end reaches the high watermark
     assert isr_changes(1, [1, 2], [1, 2, 3], followers, 3, now_ms=1000, lag_time_max_ms=30_000) == [1, 2, 3]
     assert isr_changes(1, [1, 2], [1, 2, 3], followers, 4, now_ms=1000, lag_time_max_ms=30_000) is None
+
+
+def test_a_follower_that_stopped_fetching_does_not_rejoin_on_its_old_progress():
+    followers = {2: FollowerProgress(log_end_offset=10, last_caught_up_ms=1000, last_fetch_ms=1000)}
+    assert isr_changes(1, [1], [1, 2], followers, 10, now_ms=1500, lag_time_max_ms=2000) == [1, 2]
+    assert isr_changes(1, [1], [1, 2], followers, 10, now_ms=3500, lag_time_max_ms=2000) is None  # silent since

@@ -8,12 +8,12 @@ import msgspec
 import pytest
 
 from actors import kinds
-from actors.specs import ActorSpec, BrokerArgs, LeaderArgs, decode_spec, encode_spec
+from actors.specs import ActorSpec, BrokerArgs, ReplicaArgs, decode_spec, encode_spec
 from actors.supervision import RestartIntensity
 
 
 def test_every_kind_in_the_design_has_one_row_and_they_start_in_rank_order():
-    assert list(kinds.KINDS) == ["controller", "broker", "cleaner", "leader"]
+    assert list(kinds.KINDS) == ["controller", "broker", "cleaner", "replica"]
     ranks = [k.start_rank for k in kinds.KINDS.values()]
     assert ranks == sorted(ranks) and len(set(ranks)) == len(ranks)  # the stop order is their reverse
     for k in kinds.KINDS.values():
@@ -56,9 +56,9 @@ def test_deaths_older_than_the_window_are_forgotten():
 
 
 def test_a_spec_crosses_the_process_boundary_typed():
-    spec = ActorSpec(name="leader-t-3", kind="leader", bind="tcp://127.0.0.1:1", advertised="tcp://127.0.0.1:1",
+    spec = ActorSpec(name="leader-t-3", kind="replica", bind="tcp://127.0.0.1:1", advertised="tcp://127.0.0.1:1",
                      data_dir="/d", controller="tcp://127.0.0.1:2", broker_id=2,
-                     args=LeaderArgs("t", 3, "id", "/d/broker-2"))
+                     args=ReplicaArgs("t", 3, "id", "/d/broker-2"))
     back = decode_spec(encode_spec(spec))
     assert back == spec and back.args.partition == 3 and back.args.directory == "/d/broker-2/t-3"
     broker = ActorSpec(name="broker-1", kind="broker", bind="b", advertised="b", data_dir="/d", controller="c",
@@ -67,9 +67,9 @@ def test_a_spec_crosses_the_process_boundary_typed():
 
 
 def test_a_spec_with_arguments_of_the_wrong_shape_fails_to_decode():
-    bad = msgspec.msgpack.encode({"name": "leader-t-0", "kind": "leader", "bind": "b", "advertised": "b",
+    bad = msgspec.msgpack.encode({"name": "leader-t-0", "kind": "replica", "bind": "b", "advertised": "b",
                                   "data_dir": "/d", "controller": "c",
-                                  "args": {"type": "leader", "topic": "t", "partition": "0", "topic_id": "i",
+                                  "args": {"type": "replica", "topic": "t", "partition": "0", "topic_id": "i",
                                            "log_dir": "/d"}})
     with pytest.raises(msgspec.ValidationError, match="partition"):
         decode_spec(bad)
