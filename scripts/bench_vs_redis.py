@@ -107,7 +107,8 @@ def zafka_cmd() -> list[str]:
     return [sys.executable, "-m", "scripts.cli.main"]
 
 
-def run_zafka(records: int, size: int, partitions: int, linger_ms: int, batch_size: int) -> dict:
+def run_zafka(records: int, size: int, partitions: int, linger_ms: int, batch_size: int,
+              replication_factor: int = 1, acks: str = "1", min_insync_replicas: int = 1) -> dict:
     from supervisor import Supervisor
 
     data_dir = tempfile.mkdtemp(prefix="zafka-bench-")
@@ -115,7 +116,8 @@ def run_zafka(records: int, size: int, partitions: int, linger_ms: int, batch_si
         with Supervisor(data_dir, brokers=3) as sup:
             env = {**os.environ, "ZAFKA_BOOTSTRAP": sup.bootstrap, "ZAFKA_DATA_DIR": data_dir}
             subprocess.run(
-                [*zafka_cmd(), "topics", "create", "bench", "--partitions", str(partitions), "--replication-factor", "1"],
+                [*zafka_cmd(), "topics", "create", "bench", "--partitions", str(partitions),
+                 "--replication-factor", str(replication_factor), "--config", f"min.insync.replicas={min_insync_replicas}"],
                 check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
             )
             deadline = time.monotonic() + 20
@@ -136,7 +138,7 @@ def run_zafka(records: int, size: int, partitions: int, linger_ms: int, batch_si
 
             produce_cmd = [
                 *zafka_cmd(), "perf", "produce", "--topic", "bench", "--num-records", str(records),
-                "--record-size", str(size), "--throughput", "-1", "--acks", "1",
+                "--record-size", str(size), "--throughput", "-1", "--acks", acks,
                 "--linger-ms", str(linger_ms), "--batch-size", str(batch_size),
             ]
             consume_cmd = [*zafka_cmd(), "perf", "consume", "--topic", "bench", "--messages", str(records)]
