@@ -118,6 +118,10 @@ def processes_marked(base: str | None, mark: str | None = SESSION_MARK) -> list[
     """Every process on the machine (but this one) that carries ``mark`` in its environment, or whose
     command line, working directory or open files lie under ``base``."""
     me = os.getpid()
+    try:  # the shell or `timeout` that runs pytest may name the temp dir too: never one of ours
+        ancestors = {p.pid for p in psutil.Process(me).parents()}
+    except psutil.Error:
+        ancestors = set()
     bases = {base, os.path.realpath(base)} if base else set()
     checks = [lambda p: p.environ().get(SESSION_ENV) == mark] if mark else []
     if bases:
@@ -128,7 +132,7 @@ def processes_marked(base: str | None, mark: str | None = SESSION_MARK) -> list[
         ]
     found = []
     for p in psutil.process_iter():
-        if p.pid == me:
+        if p.pid == me or p.pid in ancestors:
             continue
         for check in checks:
             try:

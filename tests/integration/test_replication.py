@@ -231,3 +231,96 @@ def test_with_the_whole_isr_gone_the_partition_stays_offline_unless_unclean_elec
         deadline = time.monotonic() + 2  # and it stays so: the follower outside the ISR never leads
         while time.monotonic() < deadline:
             assert _partition(cluster, "lonely").leader == -1
+
+
+def test_random_leader_kills_and_a_broker_crash_under_acks_all_lose_nothing_and_reorder_nothing(make_cluster):
+    import random
+    import threading
+
+    cluster = make_cluster(config={**FAST_LEADERS, "supervisor.max.restarts": "1000"})
+    _create(cluster, "storm", partitions=3)
+    acked: list[tuple[int, int, bytes]] = []  # (partition, offset, value) in send order per partition
+    failed: list[Exception] = []
+    done = threading.Event()
+
+    def produce() -> None:
+        with Producer(bootstrap=cluster.bootstrap_servers, acks="all", linger_ms=2, delivery_timeout_ms=60_000) as p:
+            for chunk in range(100):  # 20,000 records, paced over ~10 s so the faults land mid-stream
+                futures = [(v, p.send("storm", value=v, partition=int(v) % 3))
+                           for v in (b"%d" % (chunk * 200 + i) for i in range(200))]
+                for v, f in futures:
+                    try:
+                        m = f.result(timeout=60)
+                        acked.append((m.partition, m.offset, v))
+                    except Exception as exc:  # noqa: BLE001 - counted: not acknowledged is not lost
+                        failed.append(exc)
+                done.wait(0.1)
+        done.set()
+
+    rng = random.Random(7)
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    kills, broker_crashed = 0, False
+    while not done.wait(1.0):  # a fault about every second while the producer runs
+        leaders = [a.name for a in cluster.actors(memory=False) if a.kind == "leader" and a.alive]
+        if kills == 4 and not broker_crashed:
+            cluster.kill_broker(rng.choice([1, 2, 3]), down_s=3)
+            broker_crashed = True
+        elif leaders:
+            cluster.kill(rng.choice(leaders))
+        kills += 1
+    producer.join(120)
+    assert kills >= 5 and broker_crashed
+    assert len(acked) + len(failed) == 20_000 and len(acked) >= 19_000, (len(acked), failed[:3])
+    # every acknowledged record is exactly at its acknowledged offset, in send order per partition
+    for p in range(3):
+        stored = dict(rc.read_partition(cluster.bootstrap_servers.split(",")[0], "storm", p))
+        mine = [(o, v) for q, o, v in acked if q == p]
+        assert all(stored.get(o) == v for o, v in mine), f"partition {p}: an acknowledged record is missing"
+        offsets = [o for o, _ in mine]
+        assert offsets == sorted(offsets), f"partition {p}: acknowledged records reordered"
+    for p in range(3):
+        _wait_partition(cluster, "storm", lambda part: sorted(part.isr) == [1, 2, 3], f"storm-{p} ISR back to 3",
+                        p, timeout=30)
+
+
+def test_a_returning_replica_truncates_a_divergent_tail_two_epochs_deep(make_cluster):
+    cluster = make_cluster(config=FAST_LEADERS)
+    _create(cluster, "div", min_isr=1)
+    part = _partition(cluster, "div")
+    a, b, c = part.replicas  # a leads at epoch e0
+    _produce_all(cluster, "div", [b"common-%d" % i for i in range(10)])
+    _wait_partition(cluster, "div", lambda p: sorted(p.isr) == [1, 2, 3], "all in sync")
+    # epoch e0: a writes a tail nobody else gets (its followers are frozen), then a dies
+    frozen = [cluster.kill(f"fetcher-div-0-{x}", signal.SIGSTOP) for x in (b, c)]
+    with Connection(part.leader_endpoint) as conn:
+        for i in range(5):
+            conn.call(Produce(topic="div", partition=0, acks=1), [build_batch([b"divergent-%d" % i])], timeout_ms=5000)
+    cluster.kill("leader-div-0", down_s=6)
+    for pid in frozen:
+        os.kill(pid, signal.SIGCONT)
+    e1 = _wait_partition(cluster, "div", lambda p: p.leader in (b, c) and a not in p.isr, "a new leader at e1")
+    _produce_all(cluster, "div", [b"e1-%d" % i for i in range(3)])
+    # epoch e2: the e1 leader dies too; the last one leads
+    cluster.kill("leader-div-0", down_s=2)
+    e2 = _wait_partition(cluster, "div", lambda p: p.leader_epoch > e1.leader_epoch and p.leader not in (a, e1.leader),
+                         "a new leader at e2")
+    _produce_all(cluster, "div", [b"e2-%d" % i for i in range(3)])
+    # both come back as followers; a must cut its e0 tail at the end of e0 in the leader's history
+    final = _wait_partition(cluster, "div", lambda p: sorted(p.isr) == [1, 2, 3], "everyone back in the ISR",
+                            timeout=30)
+    assert final.leader == e2.leader
+    def converged():
+        held = {x: [r.value for _, _, raw in _replica_batches(cluster, "div", 0, x) for r in _records(raw)]
+                for x in (a, b, c)}
+        return held[a] if held[a] == held[b] == held[c] and held[a][-3:] == [b"e2-%d" % i for i in range(3)] else None
+
+    history = wait_for(converged, what="every replica holding the same history")
+    # the committed history: the common records, then whatever of a's e0 tail reached a follower before a
+    # died (a fetch already answered when the followers froze), then e1 and e2 — never the rest of the tail
+    assert history[:10] == [b"common-%d" % i for i in range(10)]
+    kept = history[10:-6]
+    assert kept == [b"divergent-%d" % i for i in range(len(kept))] and len(kept) < 5
+    assert history[-6:] == [b"e1-%d" % i for i in range(3)] + [b"e2-%d" % i for i in range(3)]
+    log_text = open(os.path.join(cluster.logs_dir, f"fetcher-div-0-{a}.log")).read()
+    assert f"truncating {5 - len(kept)} divergent records (15 -> {10 + len(kept)})" in log_text
