@@ -57,7 +57,6 @@ class Controller(Actor):
         self.dead_replicas: dict[tuple[str, int, int], str] = {}  # replica -> why it may not lead: died, silent, fenced
         self.fenced_brokers: set[int] = set()
         self.leader_beats: dict[tuple[str, int], float] = {}
-        self.replica_pids: dict[tuple[str, int, int], int] = {}  # the process each replica registered from
         self.log.info("controller ready: %d events replayed, %d topics", replayed, len(self.image.topics))
         self.handlers = {
             admin.CreateTopic: self.create_topic,
@@ -183,11 +182,16 @@ class Controller(Actor):
             raise errors.NotLeader(f"broker {request.broker_id} holds no replica of {request.topic}-{request.partition}")
         key = (request.topic, request.partition, request.broker_id)
         self.dead_replicas.pop(key, None)
-        self.replica_pids[key] = request.pid
-        if part.replica_endpoints.get(request.broker_id) != request.endpoint:
-            self._commit(cs.ReplicaRegistered(request.topic, request.partition, request.broker_id, request.endpoint))
+        previous = part.replica_pids.get(request.broker_id)
+        if (part.replica_endpoints.get(request.broker_id), previous) != (request.endpoint, request.pid):
+            self._commit(cs.ReplicaRegistered(request.topic, request.partition, request.broker_id, request.endpoint,
+                                              request.pid))
         if part.leader == request.broker_id:
             self.leader_beats[(request.topic, request.partition)] = time.monotonic()
+            if previous and previous != request.pid:
+                # the leader's process was replaced before its death was reported (the controller was
+                # away): it lost its in-memory state, so leadership is decided again under a new epoch
+                self._elect(topic, part, "its leader's process restarted", force=True)
         elif part.leader < 0:
             self._elect(topic, part, "a replica returned")
         self.log.info("%s-%d: replica on broker %d ready at %s (leader %d, epoch %d)", request.topic,
@@ -225,7 +229,7 @@ class Controller(Actor):
         self.log.warning("supervisor reports %s (%s) died", request.name, request.kind)
         if request.kind in REPLICA_KINDS and request.topic in self.image.topics:
             topic, part = self._partition(request.topic, request.partition)
-            registered = self.replica_pids.get((request.topic, request.partition, request.broker_id))
+            registered = part.replica_pids.get(request.broker_id)
             if request.pid and registered and registered != request.pid:
                 self.log.info("ignoring the late death report of %s pid %d: pid %d has registered since",
                               request.name, request.pid, registered)
@@ -252,10 +256,10 @@ class Controller(Actor):
         return [b for b in part.replicas
                 if (topic_name, part.partition, b) not in self.dead_replicas and b not in self.fenced_brokers]
 
-    def _elect(self, topic, part, why: str) -> None:
+    def _elect(self, topic, part, why: str, force: bool = False) -> None:
         unclean_allowed = effective_topic_configs(self.spec.config, topic.configs)["unclean.leader.election.enable"] == "true"
         election = elect_leader(part.replicas, part.isr, self._live_replicas(topic.name, part), unclean_allowed)
-        if election.leader == part.leader and election.isr == part.isr:
+        if not force and election.leader == part.leader and election.isr == part.isr:
             return
         epoch = part.leader_epoch + 1
         self._commit(cs.LeaderElected(topic.name, part.partition, election.leader, epoch, election.isr,
@@ -268,10 +272,16 @@ class Controller(Actor):
                      " - UNCLEAN election: acknowledged records may be lost" if election.unclean else "")
 
     def _check_leader_sessions(self, now: float) -> None:
-        """A leader that stops heartbeating (frozen, stuck) loses its leadership, as a dead one does."""
+        """A leader that stops heartbeating (frozen, stuck) loses its leadership, as a dead one does;
+        an offline partition gets a leader as soon as a candidate is live again, whatever made it so
+        (a replica registering, its broker unfenced), so no trigger can be missed."""
         for topic in list(self.image.topics.values()):
             for part in topic.partitions:
-                if part.leader < 0 or part.leader_endpoint is None:
+                if part.leader < 0:
+                    if self._live_replicas(topic.name, part):
+                        self._elect(topic, part, "a replica is live again")
+                    continue
+                if part.leader_endpoint is None:
                     continue
                 key = (topic.name, part.partition)
                 last = self.leader_beats.setdefault(key, now)  # after a restart: a session's grace

@@ -263,6 +263,45 @@ def build_parser() -> Parser:
     p.add_argument("--acks", choices=ACKS, default="1")
     p.add_argument("--timeout-ms", type=positive_int, default=10000, help="per record (default 10000)")
 
+    # chaos ---------------------------------------------------------------------------------------------------
+    # Not built on the common options: --data-dir means the lab's own cluster here (default a temp dir).
+    from . import faultlab as _faultlab
+
+    about = ("the fault lab: start a cluster, produce checking every acknowledgement, inject a seeded schedule of "
+             "faults, read every partition back; verdict: acknowledged/found/lost/duplicated/reordered, "
+             "failover median/p99/max. Exit 1 when anything acknowledged is lost, reordered or at a wrong offset")
+    p = sub.add_parser("chaos", help="the fault lab: faults under acks=all load, then a verdict", description=about)
+    p.set_defaults(handler=("chaos", "run"))
+    p.add_argument("--duration", type=positive_seconds, default=60.0, metavar="S", help="seconds of load (default 60)")
+    p.add_argument("--interval", type=positive_seconds, default=2.0, metavar="S",
+                   help="seconds between faults (default 2)")
+    p.add_argument("--seed", type=non_negative_int, default=None, metavar="N",
+                   help="the schedule's seed (default random; printed, so a run can be repeated)")
+    p.add_argument("--faults", action="append", default=[], metavar="LIST",
+                   help=f"comma-separated, repeatable (default {_faultlab.DEFAULT_FAULTS}): "
+                        + "; ".join(f"{'actor:NAME' if k == _faultlab.ACTOR else k}: {h}"
+                                    for k, h in _faultlab.FAULT_HELP.items()))
+    p.add_argument("--brokers", type=positive_int, default=3, help="brokers of the lab's cluster (default 3)")
+    p.add_argument("--partitions", type=positive_int, default=3, help="partitions of the lab's topic (default 3)")
+    p.add_argument("--replication-factor", type=positive_int, default=None, metavar="R",
+                   help="replicas per partition (default 3 with 3 brokers or more, else 1)")
+    p.add_argument("--min-insync-replicas", type=positive_int, default=None, metavar="N",
+                   help="the topic's min.insync.replicas (default 2, at most the replication factor)")
+    p.add_argument("--acks", choices=ACKS, default="all", help="all, 1 or 0 (default all)")
+    p.add_argument("--broker-down", type=positive_seconds, default=3.0, metavar="S",
+                   help="how long a crashed broker stays down (default 3)")
+    p.add_argument("--pause", type=positive_seconds, default=3.0, metavar="S",
+                   help="how long a paused leader stays SIGSTOPped (default 3)")
+    p.add_argument("--rate", type=positive_int, default=1000, help="records per second to send (default 1000)")
+    p.add_argument("--json", action="store_true",
+                   help="print a machine-readable summary on stdout (progress and verdict go to stderr)")
+    p.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
+                   help="where the lab's cluster lives (default a temp dir, removed at the end unless --keep "
+                        "or the verdict fails)")
+    p.add_argument("--keep", action="store_true", help="keep the temp dir (data and logs) at the end")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="log to stderr and show tracebacks of internal errors")
+
     # plan ---------------------------------------------------------------------------------------------------
     plan = group("plan", "capacity planning: the course's disk and broker formulas")
     p = leaf(plan, "disk", ("planning", "disk"),

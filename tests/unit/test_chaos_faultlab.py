@@ -1,0 +1,289 @@
+"""The fault lab's pure parts (scripts/cli/faultlab.py): faults, schedule, victims, failovers, verdict."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import NamedTuple
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scripts.cli import faultlab as fl
+from scripts.cli.faultlab import Fault, Record
+
+
+# -- fault names ----------------------------------------------------------------------------
+
+def test_parse_faults_reads_names_targets_and_repeats():
+    assert fl.parse_faults("kill, pause,broker,controller") == [
+        Fault("kill"), Fault("pause"), Fault("broker"), Fault("controller"),
+    ]
+    assert fl.parse_faults(["kill,actor:broker-2", "actor:cleaner-1,kill", "FOLLOWER"]) == [
+        Fault("kill"), Fault("actor", "broker-2"), Fault("actor", "cleaner-1"), Fault("follower"),
+    ]
+    assert str(Fault("actor", "broker-2")) == "actor:broker-2"
+    assert fl.parse_faults(fl.DEFAULT_FAULTS) == [Fault(k) for k in ("kill", "pause", "broker", "controller")]
+
+
+@pytest.mark.parametrize("text, words", [
+    ("kil", "unknown fault 'kil'"),
+    ("kill,explode", "unknown fault 'explode'"),
+    ("actor", "name the actor"),
+    ("actor:", "name the actor"),
+    ("kill:leader-x-0", "only actor:NAME takes a name"),
+    (",", "names no fault"),
+])
+def test_parse_faults_refuses_what_is_no_fault(text, words):
+    with pytest.raises(fl.FaultError, match=words):
+        fl.parse_faults(text)
+
+
+@pytest.mark.parametrize("kind", ["member", "coordinator"])
+def test_group_faults_are_accepted_by_name_but_refused_as_not_available(kind):
+    faults = fl.parse_faults(f"kill,{kind}")
+    with pytest.raises(fl.FaultNotAvailable) as info:
+        fl.check_available(faults)
+    assert str(info.value) == f"--faults {kind}: not available yet: consumer groups come with the GroupCoordinator"
+    fl.check_available(fl.parse_faults("kill,pause,broker,controller,follower,actor:x"))  # the rest passes
+
+
+# -- the schedule ---------------------------------------------------------------------------
+
+faults_st = st.lists(st.sampled_from([Fault(k) for k in ("kill", "pause", "broker", "controller", "follower")]
+                                     + [Fault("actor", "broker-1")]), min_size=1, max_size=6, unique=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**31), faults=faults_st, duration=st.floats(0.5, 300), interval=st.floats(0.1, 10))
+def test_same_seed_same_schedule_and_its_shape(seed, faults, duration, interval):
+    plan = fl.plan_faults(seed, faults, duration, interval)
+    assert plan == fl.plan_faults(seed, list(faults), duration, interval)
+    assert [p.index for p in plan] == list(range(1, len(plan) + 1))
+    assert all(0 < p.at < duration and 0 <= p.pick < 1 and p.fault in faults for p in plan)
+    assert [p.at for p in plan] == pytest.approx([interval * k for k in range(1, len(plan) + 1)])
+    assert plan == [] or duration - plan[-1].at <= interval + 1e-6  # no slot left unused
+    # dealt like cards: every round of len(faults) slots uses each fault once
+    for start in range(0, len(plan) - len(faults) + 1, len(faults)):
+        assert sorted(p.fault for p in plan[start:start + len(faults)]) == sorted(faults)
+    counts = Counter(p.fault for p in plan)
+    assert len(plan) < len(faults) or max(counts.values()) - min(counts[f] for f in faults) <= 1
+
+
+def test_schedule_examples():
+    plan = fl.plan_faults(5, fl.parse_faults("kill,broker,pause"), duration=6, interval=1.5)
+    assert [p.at for p in plan] == [1.5, 3.0, 4.5]
+    assert sorted(p.fault.kind for p in plan) == ["broker", "kill", "pause"]
+    assert fl.plan_faults(5, [Fault("kill")], duration=2, interval=2) == []  # the first slot is at the interval
+    seeds = {tuple(p.fault for p in fl.plan_faults(s, fl.parse_faults(fl.DEFAULT_FAULTS), 60, 2)) for s in range(20)}
+    assert len(seeds) > 1  # the seed matters
+
+
+# -- victims --------------------------------------------------------------------------------
+
+class A(NamedTuple):  # the fields of supervisor's control.ActorStatus that victims are chosen by
+    name: str
+    kind: str = "replica"
+    broker: int = 1
+    alive: bool = True
+    endpoint: str = ""
+    pid: int = 0
+
+
+def cluster_today(topic="chaos"):
+    return [
+        A("controller", "controller", -1, endpoint="tcp://c"),
+        A("broker-1", "broker", 1, endpoint="tcp://b1"), A("broker-2", "broker", 2, endpoint="tcp://b2"),
+        A("cleaner-1", "cleaner", 1, endpoint="tcp://x1"),
+        A(f"leader-{topic}-0", "leader", 1, endpoint="tcp://l0"),
+        A(f"leader-{topic}-1", "leader", 2, endpoint="tcp://l1"),
+        A(f"leader-{topic}-2", "leader", 2, alive=False, endpoint="tcp://l2"),
+        A("leader-other-0", "leader", 1, endpoint="tcp://o0"),
+    ]
+
+
+def test_leaders_by_name_when_metadata_is_missing():
+    actors = cluster_today()
+    led = fl.leader_actors(actors, "chaos", 3)
+    assert {p: a.name for p, a in led.items()} == {0: "leader-chaos-0", 1: "leader-chaos-1"}  # 2 is dead
+    assert fl.partitions_led_by([actors[4]], "chaos", 3) == [0]
+    assert fl.partitions_led_by([actors[0], actors[3]], "chaos", 3) == []  # controller, cleaner: no figure
+
+
+def test_leaders_by_metadata_endpoint_win_over_names():
+    # after an election the partition's leader is the process metadata points at, whatever it is called
+    actors = cluster_today() + [A("fetcher-chaos-2-1", "replica", 1, endpoint="tcp://f21")]
+    leaders = {0: fl.LeaderInfo(1, "tcp://l0"), 2: fl.LeaderInfo(1, "tcp://f21")}
+    led = fl.leader_actors(actors, "chaos", 3, leaders)
+    assert {p: a.name for p, a in led.items()} == {0: "leader-chaos-0", 1: "leader-chaos-1", 2: "fetcher-chaos-2-1"}
+    assert fl.partitions_led_by([actors[-1]], "chaos", 3, leaders) == [2]
+    broker_1 = [a for a in actors if a.broker == 1 and a.alive]
+    assert fl.partitions_led_by(broker_1, "chaos", 3, leaders) == [0, 2]
+
+
+def test_followers_are_fetcher_actors_and_none_today():
+    assert fl.follower_actors(cluster_today()) == []
+    later = cluster_today() + [
+        A("fetcher-chaos-0-2", "replica", 2), A("fetcher-chaos-1-1", "replica", 1, alive=False),
+        A("f-3", "fetcher", 3),
+    ]
+    assert [a.name for a in fl.follower_actors(later)] == ["f-3", "fetcher-chaos-0-2"]
+    assert fl.choose(fl.follower_actors(later), 0.99).name == "fetcher-chaos-0-2"
+
+
+@given(st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=10, unique=True), st.floats(0, 0.999999))
+def test_choose_is_deterministic_whatever_the_listing_order(names, pick):
+    actors = [A(n) for n in names]
+    chosen = fl.choose(actors, pick)
+    assert chosen in actors
+    assert fl.choose(list(reversed(actors)), pick) == chosen
+    assert fl.choose([], pick) is None
+    assert fl.choose([3, 1, 2], 0.0) == 1 and fl.choose([3, 1, 2], 0.99) == 3
+
+
+# -- failovers -------------------------------------------------------------------------------
+
+def test_failover_closes_on_the_first_ack_of_a_record_sent_after_the_fault():
+    clock = fl.FailoverClock()
+    clock.fault(1, [0, 2], at=10.0)
+    assert clock.ack(0, sent_at=9.9, acked_at=10.5) == []  # sent before the fault: proves nothing
+    assert clock.ack(1, sent_at=10.1, acked_at=10.2) == []  # another partition
+    assert clock.ack(0, sent_at=10.2, acked_at=11.25) == [fl.Failover(1, 0, 10.0, 1.25)]
+    assert clock.ack(0, sent_at=10.3, acked_at=11.3) == []  # closed already
+    assert clock.unresolved() == [(1, 2, 10.0)]
+    clock.fault(2, [2], at=12.0)
+    # one ack can close an older and a newer failover of the same partition
+    assert clock.ack(2, sent_at=12.5, acked_at=13.0) == [fl.Failover(1, 2, 10.0, 3.0), fl.Failover(2, 2, 12.0, 1.0)]
+    assert clock.unresolved() == []
+    assert [f.duration for f in clock.closed] == [1.25, 3.0, 1.0]
+
+
+def test_a_record_sent_between_two_faults_closes_only_the_first():
+    clock = fl.FailoverClock()
+    clock.fault(1, [0], at=1.0)
+    clock.fault(2, [0], at=2.0)
+    assert clock.ack(0, sent_at=1.5, acked_at=2.5) == [fl.Failover(1, 0, 1.0, 1.5)]
+    assert clock.unresolved() == [(2, 0, 2.0)]
+
+
+@given(st.lists(st.floats(0, 1e4, allow_nan=False), min_size=1, max_size=300))
+def test_failover_stats_order_and_nearest_rank(values):
+    s = fl.failover_stats(values)
+    assert s.count == len(values)
+    assert min(values) <= s.median <= s.p99 <= s.max == max(values)
+    assert s.p99 in values
+    if len(values) < 100:
+        assert s.p99 == max(values)  # nearest rank: with fewer than 100 values the p99 is the largest
+    assert sum(v <= s.p99 for v in values) >= 0.99 * len(values)
+
+
+def test_failover_stats_examples():
+    assert fl.failover_stats([]) == fl.FailoverStats(0, None, None, None)
+    values = [i / 100 for i in range(1, 201)]  # 0.01 .. 2.00
+    s = fl.failover_stats(values)
+    assert (s.median, s.p99, s.max) == (pytest.approx(1.005), 1.98, 2.0)
+    assert fl.percentile([5, 1, 3], 50) == 3
+    with pytest.raises(ValueError):
+        fl.percentile([], 50)
+
+
+# -- the verdict -----------------------------------------------------------------------------
+
+def acked_log(n: int, partitions: int = 3) -> list[Record]:
+    """n records sent round robin, each acknowledged at the next offset of its partition."""
+    nxt = [0] * partitions
+    out = []
+    for seq in range(n):
+        p = seq % partitions
+        out.append(Record(p, nxt[p], seq))
+        nxt[p] += 1
+    return out
+
+
+def test_everything_found_is_ok():
+    acked = acked_log(30)
+    v = fl.judge(acked, acked)
+    assert (v.acknowledged, v.found, v.lost, v.duplicated, v.reordered, v.wrong_offset) == (30, 30, 0, 0, 0, 0)
+    assert v.ok and fl.exit_status(v) == 0
+
+
+def test_a_lost_record_exits_non_zero():
+    acked = acked_log(30)
+    stored = [r for r in acked if r.seq != 7]
+    v = fl.judge(acked, stored)
+    assert (v.lost, v.found, v.wrong_offset, v.reordered) == (1, 29, 0, 0)
+    assert v.examples["lost"] == ["7 at 1:2"]
+    assert not v.ok and fl.exit_status(v) == 1
+
+
+def test_nothing_acknowledged_proves_nothing():
+    v = fl.judge([], [Record(0, 0, 1)], unacknowledged=[1])
+    assert (v.acknowledged, v.unacknowledged, v.unacknowledged_stored) == (0, 1, 1)
+    assert fl.exit_status(v) == 1
+
+
+def test_duplicates_of_a_retried_batch_are_counted_but_not_a_failure():
+    # batch 0..2 written, its reply lost, retried and acknowledged at 3..5
+    acked = [Record(0, 3 + i, i) for i in range(3)] + [Record(0, 6, 3)]
+    stored = [Record(0, i, i) for i in range(3)] + acked
+    v = fl.judge(acked, stored)
+    assert (v.duplicated, v.lost, v.reordered, v.wrong_offset, v.stored) == (3, 0, 0, 0, 7)
+    assert v.ok
+
+
+def test_a_record_behind_a_later_one_is_reordered():
+    acked = [Record(0, 0, 0), Record(0, 1, 3), Record(0, 2, 6)]
+    stored = [Record(0, 0, 0), Record(0, 1, 6), Record(0, 2, 3)]  # 3 and 6 swapped in the log
+    v = fl.judge(acked, stored)
+    assert v.wrong_offset == 2 and v.reordered == 1 and v.lost == 0
+    assert v.examples["reordered"] == ["3 at 0:2 after 6 at 0:1"]
+    assert fl.exit_status(v) == 1
+
+
+def test_found_elsewhere_is_a_wrong_offset():
+    acked = [Record(0, 0, 0), Record(1, 0, 1)]
+    stored = [Record(0, 0, 0), Record(2, 0, 1)]
+    v = fl.judge(acked, stored)
+    assert (v.found, v.lost, v.wrong_offset) == (2, 0, 1)
+    assert v.examples["wrong_offset"] == ["1 acknowledged at 1:0, found at 2:0"]
+    assert fl.exit_status(v) == 1
+
+
+def test_unacknowledged_records_may_or_may_not_be_there():
+    acked = acked_log(6)
+    stored = acked + [Record(0, 2, 6)]
+    v = fl.judge(acked, stored, unacknowledged=[6, 7])
+    assert (v.unacknowledged, v.unacknowledged_stored, v.lost) == (2, 1, 0)
+    assert v.ok
+
+
+def test_acks_0_has_no_offsets_to_check():
+    acked = [Record(p, -1, s) for p, s in ((0, 0), (1, 1), (0, 2))]
+    stored = [Record(0, 0, 0), Record(1, 0, 1)]
+    v = fl.judge(acked, stored)
+    assert (v.found, v.lost, v.wrong_offset, v.reordered) == (2, 1, 0, 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 200), data=st.data())
+def test_verdict_properties(n, data):
+    acked = acked_log(n)
+    # retries store some batches twice, just before their acknowledged copy: never a failure
+    twice = data.draw(st.sets(st.sampled_from(range(n)), max_size=10))
+    stored = []
+    nxt = Counter()
+    for p in range(3):
+        for r in sorted((r for r in acked if r.partition == p), key=lambda r: r.offset):
+            for _ in range(2 if r.seq in twice else 1):
+                stored.append(Record(p, nxt[p], r.seq))
+                nxt[p] += 1
+    # the acknowledged offsets are those of the last copy
+    last = {r.seq: r for r in stored}
+    acked = [Record(r.partition, last[r.seq].offset, r.seq) for r in acked]
+    v = fl.judge(acked, stored)
+    assert (v.lost, v.reordered, v.wrong_offset, v.duplicated) == (0, 0, 0, len(twice))
+    assert v.found == v.acknowledged == n and v.ok
+    # dropping records from the log loses exactly those
+    gone = data.draw(st.sets(st.sampled_from(range(n)), min_size=1, max_size=5))
+    v = fl.judge(acked, [r for r in stored if r.seq not in gone])
+    assert v.lost == len(gone) and v.found == n - len(gone) and fl.exit_status(v) == 1
