@@ -70,6 +70,7 @@ class ReplicaRegistered(msgspec.Struct, tag="replica_registered"):
     partition: int
     broker: int
     endpoint: str
+    pid: int = 0
 
 
 class LeaderElected(msgspec.Struct, tag="leader_elected"):
@@ -122,6 +123,7 @@ def apply(image: ClusterImage, event: Event) -> None:
     elif isinstance(event, ReplicaRegistered):
         part = image.topics[event.topic].partitions[event.partition]
         part.replica_endpoints = {**part.replica_endpoints, event.broker: event.endpoint}
+        part.replica_pids = {**part.replica_pids, event.broker: event.pid}
         if part.leader == event.broker:
             part.leader_endpoint = event.endpoint
     elif isinstance(event, LeaderElected):

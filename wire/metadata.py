@@ -31,6 +31,7 @@ class PartitionState(msgspec.Struct, omit_defaults=True):
     leader_endpoint: str | None = None  # where the leader replica's actor listens
     replica_dirs: dict[int, str] = {}  # broker id -> the log.dirs entry holding its replica
     replica_endpoints: dict[int, str] = {}  # broker id -> where that replica's actor listens
+    replica_pids: dict[int, int] = {}  # broker id -> the process that registered it (a restart is a new one)
     unclean_elections: int = 0  # leaders chosen from outside the ISR: acknowledged records may be gone
 
 

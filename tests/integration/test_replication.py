@@ -324,3 +324,26 @@ def test_a_returning_replica_truncates_a_divergent_tail_two_epochs_deep(make_clu
     assert history[-6:] == [b"e1-%d" % i for i in range(3)] + [b"e2-%d" % i for i in range(3)]
     log_text = open(os.path.join(cluster.logs_dir, f"fetcher-div-0-{a}.log")).read()
     assert f"truncating {5 - len(kept)} divergent records (15 -> {10 + len(kept)})" in log_text
+
+
+def test_a_controller_killed_around_failovers_loses_no_decision(make_cluster):
+    cluster = make_cluster(config=FAST_LEADERS)
+    _create(cluster, "decided")
+    _produce_all(cluster, "decided", [b"a"])
+    first = _partition(cluster, "decided")
+    # a failover, then the controller dies: the election must survive its replay
+    cluster.kill("leader-decided-0")
+    elected = _wait_partition(cluster, "decided", lambda p: p.leader_epoch > first.leader_epoch, "an election")
+    cluster.kill("controller")
+    wait_for(lambda: any(a.name == "controller" and a.alive and a.restarts == 1 for a in cluster.actors(memory=False)),
+             what="the controller back")
+    replayed = _wait_partition(cluster, "decided", lambda p: p.leader_epoch >= elected.leader_epoch, "metadata again")
+    assert (replayed.leader, replayed.leader_epoch) == (elected.leader, elected.leader_epoch)
+    # a leader dies while the controller is down: the death report waits for it, and the election follows
+    cluster.kill("controller", down_s=1.5)
+    cluster.kill("leader-decided-0")
+    after = _wait_partition(cluster, "decided", lambda p: p.leader_epoch > elected.leader_epoch,
+                            "an election once the controller is back", timeout=30)
+    assert after.leader in (1, 2, 3)
+    assert _produce_all(cluster, "decided", [b"b"]) == [1]
+    assert [v for _, v in rc.read_partition(cluster.bootstrap, "decided", 0)] == [b"a", b"b"]
