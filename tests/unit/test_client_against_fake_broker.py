@@ -195,6 +195,20 @@ def test_a_swallowed_request_times_out_and_is_retried(broker):
     assert [r[2] for r in broker.read_all("one", 0)] == [b"late"]
 
 
+def test_a_request_stalled_on_a_leader_that_moved_is_resent_to_the_new_one_before_its_timeout(broker):
+    """A frozen leader answers nothing; once metadata names another leader the producer stops waiting."""
+    import time
+
+    broker.fail_next(Produce, None)  # the old leader swallows the request, as a SIGSTOPped one does
+    with Producer(broker.bootstrap, request_timeout_ms=30_000, retry_backoff_ms=10) as producer:
+        future = producer.send("one", b"stalled")
+        broker.move_leader("one", 0)
+        started = time.monotonic()
+        assert future.result(10).offset == 0
+        assert time.monotonic() - started < 5  # long before the 30 s request timeout
+    assert [r[2] for r in broker.read_all("one", 0)] == [b"stalled"]
+
+
 def test_retriable_errors_are_retried_until_they_clear(broker):
     broker.fail_next(Produce, errors.LeaderNotAvailable, times=2)
     broker.fail_next(Produce, errors.NotEnoughReplicas, times=1)

@@ -37,6 +37,7 @@ from wire.connections import ConnectionPool, Reply, Waker
 from wire.errors import (
     METADATA_REFRESH_ERRORS,
     LeaderNotAvailable,
+    NotLeader,
     RecordTooLarge,
     RequestTimedOut,
     UnknownServerError,
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 _new = tuple.__new__
 _METADATA_ERRORS = METADATA_REFRESH_ERRORS
 _EXPIRY_CHECK = 0.05  # seconds between delivery-timeout scans
+_STALL_S = 0.5  # a produce unanswered this long makes the producer check whether its leader moved
 _IDLE_WAIT = 1.0
 
 
@@ -138,12 +140,13 @@ class StopMarker:
 
 
 class _InFlight:
-    __slots__ = ("tp", "batches", "endpoint")
+    __slots__ = ("tp", "batches", "endpoint", "sent_at")
 
-    def __init__(self, tp, batches, endpoint):
+    def __init__(self, tp, batches, endpoint, sent_at: float):
         self.tp = tp
         self.batches = batches
         self.endpoint = endpoint
+        self.sent_at = sent_at
 
 
 class Sender(threading.Thread):
@@ -351,6 +354,7 @@ class Sender(threading.Thread):
             wanted = self._wanted_topics()
             if wanted and self.metadata.refresh_if_due(wanted):
                 self.no_leader.clear()
+                self._abandon_moved()
         if self.pending:
             self._route_pending(time.monotonic())
 
@@ -376,7 +380,7 @@ class Sender(threading.Thread):
                 if self.cfg.acks == 0:
                     self.pool.send(endpoint, request, [data], timeout_ms=0, expect_reply=False)
                 else:
-                    flight = _InFlight(tp, batches, endpoint)
+                    flight = _InFlight(tp, batches, endpoint, now)
                     self.pool.send(endpoint, request, [data], timeout_ms=self.cfg.request_timeout_ms + 1000,
                                    context=flight)
                     self.in_flight[tp] = flight
@@ -445,7 +449,20 @@ class Sender(threading.Thread):
             f"in {(time.monotonic() - batch.created) * 1000:.0f} ms: {error}"
         )
 
+    def _abandon_moved(self) -> None:
+        """Fail requests in flight to a leader the metadata no longer names (a frozen or fenced one
+        answers nothing): they are retried against the new leader instead of waiting out the request
+        timeout. The old leader cannot acknowledge them any more; what it wrote it truncates."""
+        for tp, flight in list(self.in_flight.items()):
+            now_leader = self.metadata.leader_endpoint(*tp)
+            if now_leader is not None and now_leader != flight.endpoint:
+                error = NotLeader(f"{tp[0]}-{tp[1]} moved from {flight.endpoint} to {now_leader}")
+                for failure in self.pool.fail_endpoint(flight.endpoint, error):
+                    self._on_failure(failure.context, failure.error)
+
     def _expire(self, now: float) -> None:
+        if any(now - f.sent_at > _STALL_S for f in self.in_flight.values()):
+            self.metadata.request_update()  # a stalled leader may have been replaced: look
         for batch in self.acc.expire(now, self.cfg.delivery_timeout_ms / 1000):
             cause = batch.last_error
             text = (
