@@ -29,7 +29,7 @@ from .config import (
     topic_config_warnings,
     validate_topic_configs,
 )
-from .replication import elect_leader
+from .replication import elect_leader, imbalanced_brokers, preferred_leader_ready
 from .runtime import Actor
 
 METADATA_LOG = "__cluster_metadata-0"
@@ -57,6 +57,7 @@ class Controller(Actor):
         self.dead_replicas: dict[tuple[str, int, int], str] = {}  # replica -> why it may not lead: died, silent, fenced
         self.fenced_brokers: set[int] = set()
         self.leader_beats: dict[tuple[str, int], float] = {}
+        self.next_rebalance = time.monotonic() + self.spec.config.leader_imbalance_check_interval_seconds
         self.log.info("controller ready: %d events replayed, %d topics", replayed, len(self.image.topics))
         self.handlers = {
             admin.CreateTopic: self.create_topic,
@@ -65,6 +66,7 @@ class Controller(Actor):
             admin.AlterConfigs: self.alter_configs,
             admin.DescribeConfigs: self.describe_configs,
             admin.DescribeCluster: self.describe_cluster,
+            admin.ElectLeaders: self.elect_leaders,
             Metadata: self.metadata,
             WatchMetadata: self.watch,
             control.BrokerHeartbeat: self.heartbeat,
@@ -139,6 +141,7 @@ class Controller(Actor):
         if changed:
             self._touch()
         self._check_leader_sessions(now)
+        self._rebalance_if_due(now)
 
     # -- liveness and leadership ---------------------------------------------------
     def heartbeat(self, request: control.BrokerHeartbeat, frames, peer):
@@ -270,6 +273,47 @@ class Controller(Actor):
         self.log.log(level, "%s-%d: %s; leader %s at epoch %d, ISR %s%s", topic.name, part.partition, why,
                      election.leader if election.leader >= 0 else "none (offline)", epoch, election.isr,
                      " - UNCLEAN election: acknowledged records may be lost" if election.unclean else "")
+
+    # -- preferred leaders ---------------------------------------------------------------
+    def elect_leaders(self, request: admin.ElectLeaders, frames, peer):
+        """Move leadership back to each partition's preferred (first) replica where it is in sync."""
+        topics = [self._topic(request.topic)] if request.topic is not None else list(self.image.topics.values())
+        elected, skipped = [], []
+        for topic in topics:
+            for part in topic.partitions:
+                name = f"{topic.name}-{part.partition}"
+                if self._elect_preferred(topic, part, "a preferred-leader election was asked for"):
+                    elected.append(name)
+                else:
+                    why = preferred_leader_ready(part.replicas, part.leader, part.isr,
+                                                 self._live_replicas(topic.name, part))
+                    skipped.append(f"{name}: {why or 'not moved'}")
+        return admin.ElectLeadersResponse(elected=elected, skipped=skipped)
+
+    def _elect_preferred(self, topic, part, why: str) -> bool:
+        if preferred_leader_ready(part.replicas, part.leader, part.isr, self._live_replicas(topic.name, part)):
+            return False
+        preferred = part.replicas[0]
+        epoch = part.leader_epoch + 1
+        self._commit(cs.LeaderElected(topic.name, part.partition, preferred, epoch, list(part.isr)))
+        self.leader_beats[(topic.name, part.partition)] = time.monotonic()
+        self.log.info("%s-%d: %s; leader %d (preferred) at epoch %d", topic.name, part.partition, why,
+                      preferred, epoch)
+        return True
+
+    def _rebalance_if_due(self, now: float) -> None:
+        """auto.leader.rebalance.enable: every leader.imbalance.check.interval.seconds, brokers leading
+        too few of the partitions they prefer get them back (Kafka's imbalance rule)."""
+        cfg = self.spec.config
+        if not cfg.auto_leader_rebalance_enable or now < self.next_rebalance:
+            return
+        self.next_rebalance = now + cfg.leader_imbalance_check_interval_seconds
+        parts = [(t, p) for t in self.image.topics.values() for p in t.partitions if p.replicas]
+        brokers = imbalanced_brokers([(p.replicas, p.leader) for _, p in parts],
+                                     cfg.leader_imbalance_per_broker_percentage)
+        for topic, part in parts:
+            if part.replicas[0] in brokers:
+                self._elect_preferred(topic, part, "leader imbalance above leader.imbalance.per.broker.percentage")
 
     def _check_leader_sessions(self, now: float) -> None:
         """A leader that stops heartbeating (frozen, stuck) loses its leadership, as a dead one does;

@@ -69,6 +69,31 @@ class FollowerProgress:
         self.leader_end_at_last_fetch = leader_end_offset
 
 
+def preferred_leader_ready(replicas: list[int], leader: int, isr: list[int], alive: Iterable[int]) -> str | None:
+    """Why the preferred (first) replica cannot take over now, or None when it can and is not leading."""
+    preferred = replicas[0]
+    if leader == preferred:
+        return "already led by its preferred replica"
+    if preferred not in isr:
+        return f"preferred replica {preferred} is not in the ISR {isr}"
+    if preferred not in set(alive):
+        return f"preferred replica {preferred} is not alive"
+    return None
+
+
+def imbalanced_brokers(partitions: Iterable[tuple[list[int], int]], max_percentage: int) -> set[int]:
+    """Brokers whose share of partitions they should lead but do not is above ``max_percentage``
+    (Kafka's leader.imbalance.per.broker.percentage rule); ``partitions`` is (replicas, leader)."""
+    preferred_count: dict[int, int] = {}
+    not_leading: dict[int, int] = {}
+    for replicas, leader in partitions:
+        preferred = replicas[0]
+        preferred_count[preferred] = preferred_count.get(preferred, 0) + 1
+        if leader != preferred:
+            not_leading[preferred] = not_leading.get(preferred, 0) + 1
+    return {b for b, n in not_leading.items() if n * 100 > max_percentage * preferred_count[b]}
+
+
 def high_watermark(leader: int, leader_end_offset: int, isr: Iterable[int],
                    followers: Mapping[int, FollowerProgress]) -> int | None:
     """The lowest log end offset over the ISR, or None while an ISR follower has not fetched yet."""

@@ -36,6 +36,17 @@ class DescribeCluster(Request, tag="describe_cluster"):
     pass
 
 
+class ElectLeaders(Request, tag="elect_leaders"):
+    """Kafka's ElectLeaders with the PREFERRED type: move leadership back to each partition's first replica."""
+
+    topic: str | None = None  # None: every topic
+
+
+class ElectLeadersResponse(Response, tag="elect_leaders_r"):
+    elected: list[str] = []  # "topic-partition" now led by its preferred replica
+    skipped: list[str] = []  # "topic-partition: why" (preferred replica not in sync, offline, ...)
+
+
 class TopicResponse(Response, tag="topic_r"):
     topic: TopicMetadata | None = None
     warnings: list[str] = []  # configs accepted but not in effect yet

@@ -60,6 +60,17 @@ BROKER_KEY_TESTS: dict[str, tuple[str, ...]] = {
     "replica.fetch.max.bytes": (_REPLICATION + "test_small_replica_fetches_still_replicate_everything",),
     "replica.fetch.wait.max.ms": (_REPLICATION + "test_small_replica_fetches_still_replicate_everything",),
     "replica.fetch.min.bytes": (_REPLICATION + "test_small_replica_fetches_still_replicate_everything",),
+    "auto.leader.rebalance.enable": (
+        _REPLICATION + "test_auto_leader_rebalance_gives_leadership_back_to_the_preferred_replica",
+        _REPLICATION + "test_leaders_elect_preferred_moves_leadership_back_once_the_preferred_replica_is_in_sync",
+    ),
+    "leader.imbalance.check.interval.seconds": (
+        _REPLICATION + "test_auto_leader_rebalance_gives_leadership_back_to_the_preferred_replica",
+    ),
+    "leader.imbalance.per.broker.percentage": (
+        _REPLICATION + "test_auto_leader_rebalance_gives_leadership_back_to_the_preferred_replica",
+        "tests/unit/test_replication_rules.py::test_a_broker_is_imbalanced_when_it_leads_too_few_of_the_partitions_it_prefers",
+    ),
     "leader.heartbeat.interval.ms": (
         _REPLICATION + "test_a_frozen_leader_is_replaced_and_after_it_resumes_acknowledges_nothing",
     ),

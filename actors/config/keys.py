@@ -173,7 +173,6 @@ def _list(name, default, doc, choices=None, refused=None, **more) -> ConfigKey:
 _NO_THREADS = "each zafka actor is its own process with one mailbox; there are no thread pools to size"
 _NO_SECURITY = "zafka speaks plaintext only; there is no security protocol to choose"
 _NO_KRAFT = "zafka runs one embedded controller; there is no KRaft quorum"
-_REBALANCE = "moving leadership back to the preferred replica is not built yet"
 _CONTROLLED_SHUTDOWN = "controlled shutdown (leaderships moved before a broker stops) is not built yet"
 _GROUPS = "consumer groups are not built yet"
 _TXNS = "transactions are not built yet"
@@ -223,12 +222,9 @@ BROKER_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     _int("min.insync.replicas", 1, "replicas that must have a write for acks=all to succeed", minimum=1),
     _bool("unclean.leader.election.enable", False,
           "allow a replica outside the ISR to become leader when no ISR member is left (may lose data)"),
-    _bool("auto.leader.rebalance.enable", True, "move leadership back to the preferred replica",
-          in_effect=False, honoured=("false",), note=_REBALANCE),
-    _int("leader.imbalance.check.interval.seconds", 300, "how often the preferred-leader check runs", minimum=1,
-         in_effect=False, note=_REBALANCE),
-    _int("leader.imbalance.per.broker.percentage", 10, "imbalance that triggers a leader rebalance", minimum=0,
-         in_effect=False, note=_REBALANCE),
+    _bool("auto.leader.rebalance.enable", True, "move leadership back to the preferred replica"),
+    _int("leader.imbalance.check.interval.seconds", 300, "how often the preferred-leader check runs", minimum=1),
+    _int("leader.imbalance.per.broker.percentage", 10, "imbalance that triggers a leader rebalance", minimum=0),
     _str("compression.type", "producer", "topic default compression", choices=_COMPRESSION,
          in_effect=False, honoured=("producer",), note=_RECOMPRESSION),
     _int("message.max.bytes", 1_048_588, "largest record batch the broker accepts"),

@@ -162,6 +162,13 @@ def build_parser() -> Parser:
                    help="the controller's endpoint")
     _server_options(p)
 
+    leaders = group("leaders", "leader elections on demand")
+    p = leaf(leaders, "elect", ("leaders", "elect"), "move leadership back to each partition's preferred replica")
+    p.add_argument("--preferred", action="store_true", help="elect each partition's first replica where it is in sync")
+    p.add_argument("--topic", help="only this topic's partitions (default: every topic)")
+    p.add_argument("--all", dest="verbose_skips", action="store_true",
+                   help="also list partitions already led by their preferred replica")
+
     # actors and kill -----------------------------------------------------------------------------
     p = leaf(sub, "actors", ("cluster", "actors"), "list the actor processes: pid, restarts, state, uptime, memory")
     p.add_argument("--no-memory", dest="memory", action="store_false", help="skip RSS/USS (faster)")

@@ -347,3 +347,34 @@ def test_a_controller_killed_around_failovers_loses_no_decision(make_cluster):
     assert after.leader in (1, 2, 3)
     assert _produce_all(cluster, "decided", [b"b"]) == [1]
     assert [v for _, v in rc.read_partition(cluster.bootstrap, "decided", 0)] == [b"a", b"b"]
+
+
+def test_leaders_elect_preferred_moves_leadership_back_once_the_preferred_replica_is_in_sync(make_cluster):
+    import subprocess
+    import sys
+
+    cluster = make_cluster(config={**FAST_LEADERS, "auto.leader.rebalance.enable": "false"})
+    _create(cluster, "pref")
+    preferred = _partition(cluster, "pref").replicas[0]
+    cluster.kill("leader-pref-0")
+    moved = _wait_partition(cluster, "pref", lambda p: p.leader != preferred and sorted(p.isr) == [1, 2, 3],
+                            "a failover and the old leader back in sync")
+    env = {**os.environ, "ZAFKA_BOOTSTRAP": cluster.bootstrap, "PYTHONPATH": os.getcwd()}
+    out = subprocess.run([sys.executable, "-m", "scripts.cli.main", "leaders", "elect", "--preferred", "--topic", "pref"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "pref-0: now led by its preferred replica" in out.stdout + out.stderr
+    back = _wait_partition(cluster, "pref", lambda p: p.leader == preferred, "the preferred replica leading")
+    assert back.leader_epoch == moved.leader_epoch + 1
+    assert _produce_all(cluster, "pref", [b"after"]) == [0]
+
+
+def test_auto_leader_rebalance_gives_leadership_back_to_the_preferred_replica(make_cluster):
+    cluster = make_cluster(config={**FAST_LEADERS, "auto.leader.rebalance.enable": "true",
+                                   "leader.imbalance.check.interval.seconds": "1",
+                                   "leader.imbalance.per.broker.percentage": "0"})
+    _create(cluster, "auto")
+    preferred = _partition(cluster, "auto").replicas[0]
+    cluster.kill("leader-auto-0")
+    _wait_partition(cluster, "auto", lambda p: p.leader != preferred, "a failover")
+    _wait_partition(cluster, "auto", lambda p: p.leader == preferred, "leadership back by itself", timeout=30)

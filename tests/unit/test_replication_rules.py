@@ -76,3 +76,19 @@ def test_a_follower_that_stopped_fetching_does_not_rejoin_on_its_old_progress():
     followers = {2: FollowerProgress(log_end_offset=10, last_caught_up_ms=1000, last_fetch_ms=1000)}
     assert isr_changes(1, [1], [1, 2], followers, 10, now_ms=1500, lag_time_max_ms=2000) == [1, 2]
     assert isr_changes(1, [1], [1, 2], followers, 10, now_ms=3500, lag_time_max_ms=2000) is None  # silent since
+
+
+def test_the_preferred_replica_takes_over_only_when_in_sync_and_alive():
+    from actors.replication import preferred_leader_ready
+    assert preferred_leader_ready([1, 2, 3], 2, [1, 2, 3], [1, 2, 3]) is None
+    assert "already led" in preferred_leader_ready([1, 2, 3], 1, [1, 2, 3], [1, 2, 3])
+    assert "not in the ISR" in preferred_leader_ready([1, 2, 3], 2, [2, 3], [1, 2, 3])
+    assert "not alive" in preferred_leader_ready([1, 2, 3], 2, [1, 2, 3], [2, 3])
+
+
+def test_a_broker_is_imbalanced_when_it_leads_too_few_of_the_partitions_it_prefers():
+    from actors.replication import imbalanced_brokers
+    parts = [([1, 2], 1), ([1, 2], 2), ([2, 1], 2), ([2, 1], 2), ([3, 1], 3)] + [([2, 3], 2)] * 8
+    assert imbalanced_brokers(parts, 10) == {1}  # broker 1 leads 1 of its 2: 50 % > 10 %
+    assert imbalanced_brokers(parts, 50) == set()  # not above 50 %
+    assert imbalanced_brokers([([1, 2], 2)] * 10 + [([1, 2], 1)] * 90, 10) == set()  # exactly 10 %: not above

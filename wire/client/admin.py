@@ -25,6 +25,7 @@ from wire.admin import (
     DeleteTopic,
     DescribeCluster,
     DescribeConfigs,
+    ElectLeaders,
 )
 from wire.base import Request, Response
 from wire.client.errors import ClientClosed, ClientConfigError, GroupsNotAvailable
@@ -50,6 +51,12 @@ _AMBIGUOUS = (RequestTimedOut, BrokerNotAvailable)
 
 
 class PartitionDescription(NamedTuple):
+    """One partition as ``describe_topic`` sees it: metadata plus the offsets its leader reported.
+
+    The offsets are -1 when the leader could not be asked: the partition is
+    offline (no leader), or its leader did not answer in time.
+    """
+
     partition: int
     leader: int  # broker id, -1 while there is none
     replicas: list[int]
@@ -59,6 +66,17 @@ class PartitionDescription(NamedTuple):
     log_end_offset: int
     high_watermark: int = -1
     leader_endpoint: str | None = None
+    unclean_elections: int = 0  # leaders chosen from outside the ISR: acknowledged records may be gone
+
+    @property
+    def offline(self) -> bool:
+        """No leader: the partition can be neither written nor read (Kafka's "unavailable")."""
+        return self.leader < 0
+
+    @property
+    def under_replicated(self) -> bool:
+        """Fewer in-sync replicas than replicas, as Kafka's ``--under-replicated-partitions`` counts."""
+        return len(self.isr) < len(self.replicas)
 
 
 class TopicDescription(NamedTuple):
@@ -176,7 +194,9 @@ class Admin:
         return self._retrying(attempt, "listing topics", timeout_ms)
 
     def describe_topic(self, name: str, timeout_ms: float | None = None) -> TopicDescription:
-        """Partitions with leader, replicas, ISR, epoch and log start/end offsets (asked of each leader)."""
+        """Partitions with leader, replicas, ISR, epoch, unclean elections and log start/end offsets and
+        high watermark (asked of each leader at once; -1 for a partition that is offline or whose
+        leader did not answer, so one offline partition neither fails nor delays the description)."""
         def attempt(deadline):
             self._metadata.refresh([name], allow_auto_create=False)
             error = self._metadata.topic_errors.get(name)
@@ -192,6 +212,7 @@ class Admin:
                     partition=p, leader=meta.leader, replicas=list(meta.replicas), isr=list(meta.isr),
                     leader_epoch=meta.leader_epoch, log_start_offset=start, log_end_offset=end,
                     high_watermark=hw, leader_endpoint=meta.leader_endpoint,
+                    unclean_elections=meta.unclean_elections,
                 ))
             return TopicDescription(name, parts)
 
@@ -200,13 +221,14 @@ class Admin:
     def _offsets(self, topic: str, partitions: list, deadline: float) -> dict[int, tuple[int, int, int]]:
         """(log start, log end, high watermark) per partition, asking all leaders at once.
 
-        A leader that does not answer in time leaves its partition at -1: the
-        description is still useful while a partition is failing over.
+        An offline partition (no leader) is not asked at all, and a leader that
+        does not answer in time (or whose connection fails) leaves its partition
+        at -1: the description is still useful while a partition is failing over.
         """
         pending: set[tuple[int, int]] = set()
         answers: dict[tuple[int, int], tuple] = {}
         for meta in partitions:
-            if not meta.leader_endpoint or meta.error:
+            if meta.leader < 0 or not meta.leader_endpoint or meta.error:
                 continue
             for ts in (EARLIEST, LATEST):
                 request = ListOffsets(topic=topic, partition=meta.partition, timestamp=ts)
@@ -277,6 +299,15 @@ class Admin:
         ]
 
     # -- cluster and groups ------------------------------------------------------------------------------------
+    def elect_preferred_leaders(self, topic: str | None = None,
+                                timeout_ms: float | None = None) -> tuple[list[str], list[str]]:
+        """Move leadership back to each partition's preferred replica (of ``topic``, or of every topic).
+
+        Returns (partitions moved, partitions left as they are with the reason), as "topic-p" strings.
+        """
+        response = self._to_controller(ElectLeaders(topic=topic), "electing preferred leaders", timeout_ms)
+        return list(response.elected), list(response.skipped)
+
     def describe_cluster(self, timeout_ms: float | None = None) -> ClusterDescription:
         response = self._to_controller(DescribeCluster(), "describing the cluster", timeout_ms)
         if not isinstance(response, ClusterResponse):
