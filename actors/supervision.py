@@ -120,13 +120,18 @@ class ChildSupervisor:
         return child
 
     def _spawn(self, child: Child) -> None:
-        process = self._mp.Process(target=run_encoded, args=(encode_spec(child.spec.actor),), name=child.name,
-                                   daemon=False)
-        process.start()
-        child.process = process
-        child.state = RUNNING
-        child.started_at = time.time()
+        # under the lock, and never once stopping has begun: a child started while stop_all takes its
+        # snapshot would be missed by it and outlive the supervisor
         with self.lock:
+            if self._stopping.is_set():
+                child.state = STOPPED
+                return
+            process = self._mp.Process(target=run_encoded, args=(encode_spec(child.spec.actor),), name=child.name,
+                                       daemon=False)
+            process.start()
+            child.process = process
+            child.state = RUNNING
+            child.started_at = time.time()
             self.children[child.name] = child
         log.info("started %s (pid %d) at %s", child.name, process.pid, child.spec.actor.bind)
 
@@ -234,8 +239,11 @@ class ChildSupervisor:
     # -- stopping everything ------------------------------------------------------------------
     def stop_all(self) -> None:
         """Stop every child in reverse start order (highest rank first), SIGKILL what will not stop."""
-        self._stopping.set()
+        with self.lock:  # from here on nothing starts (see _spawn)
+            self._stopping.set()
         self.wake()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(5)  # the watch loop (and any reconcile in it) is done before the snapshot
         children = self.snapshot()
         for rank in sorted({c.spec.kind.start_rank for c in children}, reverse=True):
             group = [c for c in children if c.spec.kind.start_rank == rank and c.alive]
@@ -244,8 +252,6 @@ class ChildSupervisor:
             _terminate(group, max((c.spec.shutdown_s for c in group), default=0))
         for c in children:
             c.state = STOPPED
-        if self._thread is not None:
-            self._thread.join(5)
 
 
 def _terminate(children: list[Child], timeout_s: float) -> None:

@@ -190,8 +190,11 @@ def build_parser() -> Parser:
     p.add_argument("--config", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="a topic config, e.g. retention.ms=60000 (repeatable)")
     leaf(topics, "list", ("topics", "list_"), "list topic names")
-    p = leaf(topics, "describe", ("topics", "describe"), "partitions: leader, replicas, ISR, epoch, offsets")
+    p = leaf(topics, "describe", ("topics", "describe"),
+             "partitions: leader, replicas, ISR, epoch, log start, HW, log end, offline/under-replicated flags")
     p.add_argument("topic", nargs="?", help="the topic (default: every topic)")
+    p.add_argument("--under-replicated", action="store_true",
+                   help="only partitions whose ISR is smaller than their replica list")
     p = leaf(topics, "delete", ("topics", "delete"), "delete a topic and its data")
     p.add_argument("topic")
     p = leaf(topics, "alter", ("topics", "alter"), "add partitions to a topic")

@@ -48,9 +48,41 @@ def list_(args) -> int:
     return 0
 
 
-def describe_lines(name: str, description, configs: dict[str, str] | None = None) -> list[str]:
-    """Kafka's kafka-topics --describe layout: a summary line, then one row per partition."""
+DESCRIBE_HEADERS = ["PARTITION", "LEADER", "REPLICAS", "ISR", "EPOCH", "LOG-START", "HW", "LOG-END", "FLAGS"]
+
+
+def partition_flags(p) -> list[str]:
+    """What is wrong with a partition, worst first: offline, under-replicated, unclean elections."""
+    flags = []
+    if p.offline:
+        flags.append("offline")
+    if p.under_replicated:
+        flags.append("under-replicated")
+    if p.unclean_elections > 0:
+        flags.append(f"unclean-elections={p.unclean_elections}")
+    return flags
+
+
+def _offset(p, value: int) -> object:
+    """An offset as its leader reported it; ``-`` when the partition is offline (no leader to ask),
+    ``?`` when its leader did not answer in time (a failover in progress)."""
+    if value >= 0:
+        return value
+    return "-" if p.offline else "?"
+
+
+def describe_lines(name: str, description, configs: dict[str, str] | None = None, *,
+                   under_replicated_only: bool = False) -> list[str]:
+    """Kafka's kafka-topics --describe layout: a summary line, then one row per partition.
+
+    ``under_replicated_only`` keeps only the rows of under-replicated partitions
+    (the summary still describes the whole topic); with none, there are no lines.
+    A partition with unclean elections gets a note below the table.
+    """
     parts = sorted(description.partitions, key=lambda p: p.partition)
+    shown = [p for p in parts if p.under_replicated] if under_replicated_only else parts
+    if not shown and under_replicated_only:
+        return []
     rf = max((len(p.replicas) for p in parts), default=0)
     summary = f"Topic: {name}  PartitionCount: {len(parts)}  ReplicationFactor: {rf}"
     if configs:
@@ -61,27 +93,70 @@ def describe_lines(name: str, description, configs: dict[str, str] | None = None
         p.replicas,
         p.isr,
         p.leader_epoch,
-        p.log_start_offset if p.log_start_offset >= 0 else "?",  # -1: the leader did not answer in time
-        p.log_end_offset if p.log_end_offset >= 0 else "?",
-        p.high_watermark if p.high_watermark >= 0 else "?",
-    ] for p in parts]
-    headers = ["PARTITION", "LEADER", "REPLICAS", "ISR", "EPOCH", "LOG START", "LOG END", "HIGH WATERMARK"]
-    return [summary, *table(rows, headers, right=(0, 4, 5, 6, 7)).splitlines()]
+        _offset(p, p.log_start_offset),
+        _offset(p, p.high_watermark),
+        _offset(p, p.log_end_offset),
+        ",".join(partition_flags(p)),
+    ] for p in shown]
+    lines = [summary, *table(rows, DESCRIBE_HEADERS, right=(0, 4, 5, 6, 7)).splitlines()]
+    unclean = [p for p in shown if p.unclean_elections > 0]
+    if unclean:
+        lines.append(f"note: {_names(name, unclean)} had a leader elected from outside the ISR "
+                     "(unclean.leader.election.enable=true): acknowledged records may have been lost")
+    return lines
+
+
+def _names(topic: str, parts, limit: int = 10) -> str:
+    names = [f"{topic}-{p.partition}" for p in parts[:limit]]
+    more = f" and {len(parts) - limit} more" if len(parts) > limit else ""
+    return ", ".join(names) + more
 
 
 def describe(args) -> int:
+    """Every topic (or TOPIC); ``--under-replicated``: only partitions whose ISR is smaller than their replicas."""
+    from wire.errors import UnknownTopicOrPartition
+
+    only = bool(getattr(args, "under_replicated", False))
     admin = _admin(args)
+    printed = 0
+    hidden_offline: list[str] = []  # --under-replicated: offline partitions whose ISR is still complete
     try:
         names = [args.topic] if args.topic else sorted(admin.list_topics())
-        for i, name in enumerate(names):
-            description = admin.describe_topic(name)
+        for name in names:
+            try:
+                description = admin.describe_topic(name)
+            except UnknownTopicOrPartition:
+                if args.topic:
+                    raise
+                continue  # deleted since it was listed
+            if only:
+                offline = sorted((p for p in description.partitions if p.offline and not p.under_replicated),
+                                 key=lambda p: p.partition)
+                if offline:
+                    hidden_offline.append(_names(name, offline))
+                if not any(p.under_replicated for p in description.partitions):
+                    continue
             configs, overrides = _describe_configs(admin, name)
-            if i:
+            if printed:
                 info()
-            for line in describe_lines(name, description, {k: configs.get(k, "") for k in overrides}):
+            for line in describe_lines(name, description, {k: configs.get(k, "") for k in overrides},
+                                       under_replicated_only=only):
                 info(line)
+            printed += 1
     finally:
         _close(admin)
+    if only:
+        # Kafka's definition leaves out a partition offline with its ISR complete (its last leader
+        # stays in it): say so rather than let "nothing under-replicated" read as "all is well".
+        offline = ""
+        if hidden_offline:
+            offline = f"offline, not under-replicated (so not listed): {'; '.join(hidden_offline)}"
+        if not printed:
+            where = f" in topic {args.topic}" if args.topic else ""
+            info(f"no under-replicated partitions{where}" + (f"; {offline}" if offline else ""))
+        elif offline:
+            info()
+            info(offline)
     return 0
 
 

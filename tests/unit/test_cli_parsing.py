@@ -72,6 +72,11 @@ def test_topics():
     assert parse("topics", "list").handler == ("topics", "list_")
     assert parse("topics", "describe", "orders").topic == "orders"
     assert parse("topics", "describe").topic is None
+    assert parse("topics", "describe").under_replicated is False
+    a = parse("topics", "describe", "--under-replicated")
+    assert (a.topic, a.under_replicated) == (None, True)
+    a = parse("topics", "describe", "orders", "--under-replicated")
+    assert (a.topic, a.under_replicated) == ("orders", True)
     assert parse("topics", "delete", "orders").handler == ("topics", "delete")
     a = parse("topics", "alter", "orders", "--partitions", "6")
     assert (a.handler, a.partitions) == (("topics", "alter"), 6)
