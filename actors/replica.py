@@ -470,8 +470,10 @@ class PartitionReplica(Actor):
                              self.topic, self.partition, end - cut, end, cut, self.leader, response.leader_epoch)
             self.log_.truncate_to(cut)
             if response.leader_epoch != self.log_.latest_epoch:
-                return  # the leader answered about an epoch this log did not hold: ask again (next tick)
+                self._follow(time.monotonic())  # the leader answered about an epoch this log lacked: ask again
+                return
         self.phase = FETCHING
+        self._follow(time.monotonic())
 
     def _on_fetched(self, answer: Answer) -> None:
         if self._follower_error(answer):
@@ -486,6 +488,7 @@ class PartitionReplica(Actor):
             self.log_.update_high_watermark(hw)
         if self.pending:
             self._serve_pending(time.monotonic())
+        self._follow(time.monotonic())  # the next fetch at once: it tells the leader this one is held
 
     def _ask_leader_start(self) -> None:
         """The leader has no records at this follower's log end: find where its log starts."""
