@@ -111,6 +111,7 @@ class PartitionReplica(Actor):
         self.phase = TRUNCATING
         self.fetch_in_flight = False
         self.retry_at = 0.0
+        self.leader_end = -1  # the leader's log end as of the last fetch answer
         self._last_hw_checkpoint = time.monotonic()
         self.link = ControllerLink(self.actor_ref)
         self.link.start()
@@ -124,6 +125,7 @@ class PartitionReplica(Actor):
             ListOffsets: self.list_offsets,
             EpochEndOffset: self.epoch_end_offset,
             control.ApplyRetention: self.apply_retention,
+            control.ReplicaStatus: self.status,
             control.Ping: lambda *_: control.Ack(),
         }
         self.log.info("opened %s: offsets [%d, %d), high watermark %d, %s shutdown", args.directory,
@@ -479,6 +481,7 @@ class PartitionReplica(Actor):
         if self._follower_error(answer):
             return
         response: FetchResponse = answer.response
+        self.leader_end = response.log_end_offset
         data = answer.frames[0].buffer if answer.frames else b""
         whole = whole_batches_length(data)
         if whole:
@@ -528,6 +531,13 @@ class PartitionReplica(Actor):
             raise errors.FencedLeaderEpoch(f"this leader is at epoch {self.epoch}")
         epoch, end = self.log_.end_offset_for_epoch(request.leader_epoch)
         return EpochEndOffsetResponse(leader_epoch=epoch, end_offset=end, log_start_offset=self.log_.log_start_offset)
+
+    def status(self, request: control.ReplicaStatus, frames, peer):
+        return control.ReplicaStatusResponse(
+            role=self.role, leader=self.leader, leader_epoch=self.epoch, log_end_offset=self.log_.log_end_offset,
+            high_watermark=self.log_.high_watermark,
+            leader_log_end_offset=self.leader_end if self.role == FOLLOWER else -1,
+        )
 
     def apply_retention(self, request: control.ApplyRetention, frames, peer):
         if request.configs != self.configs:

@@ -70,6 +70,26 @@ class ActorDied(Request, tag="actor_died"):
     pid: int = 0  # a late report about a process already replaced is ignored
 
 
+class ReplicaStatus(Request, tag="replica_status"):
+    """What a replica process is doing: its role, its log, and (following) how far behind it is."""
+
+
+class ReplicaStatusResponse(Response, tag="replica_status_r"):
+    role: str = ""  # leader, follower or none
+    leader: int = -1
+    leader_epoch: int = -1
+    log_end_offset: int = -1
+    high_watermark: int = -1
+    leader_log_end_offset: int = -1  # as of the follower's last fetch (-1: not fetched yet)
+
+    @property
+    def lag(self) -> int | None:
+        """Records a follower is behind its leader's log end (None when unknown or not a follower)."""
+        if self.role != "follower" or self.leader_log_end_offset < 0:
+            return None
+        return max(0, self.leader_log_end_offset - self.log_end_offset)
+
+
 class ApplyRetention(Request, tag="apply_retention"):
     configs: dict[str, str] = {}  # the topic's current configs
 

@@ -357,10 +357,35 @@ def stop(args) -> int:
 
 # -- actors / kill -------------------------------------------------------------------------------
 
+LAG_TIMEOUT_MS = 500  # a frozen follower shows "?" rather than holding the table up
+
+
+def follower_lags(fetchers) -> dict[str, str]:
+    """name -> records behind its leader, asked of every follower at once ("?" when it does not say)."""
+    from wire.connections import ConnectionPool, Reply
+    from wire.control import ReplicaStatus
+
+    pool = ConnectionPool()
+    out = {a.name: "?" for a in fetchers}
+    try:
+        for a in fetchers:
+            pool.send(a.endpoint, ReplicaStatus(), timeout_ms=LAG_TIMEOUT_MS, context=a.name)
+        deadline = time.monotonic() + LAG_TIMEOUT_MS / 1000 + 0.1
+        while pool.pending_count() and time.monotonic() < deadline:
+            for event in pool.poll(50):
+                if isinstance(event, Reply) and not event.response.error:
+                    lag = getattr(event.response, "lag", None)
+                    out[event.context] = "?" if lag is None else str(lag)
+    finally:
+        pool.close()
+    return out
+
+
 def actors(args) -> int:
     from wire.control import ListActors
 
     response = control_call(args, ListActors(memory=args.memory))
+    lags = follower_lags([a for a in response.actors if a.kind == "fetcher" and a.alive and a.endpoint])
     now = time.time()
     rows = []
     total_uss = total_rss = 0
@@ -369,12 +394,12 @@ def actors(args) -> int:
         rows.append([
             a.name, a.kind, a.broker if a.broker >= 0 else "-", a.pid or "-", a.restarts,
             a.state if a.alive or a.state != "running" else "dead", up,
-            mb(a.rss) if a.rss else "-", mb(a.uss) if a.uss else "-",
+            mb(a.rss) if a.rss else "-", mb(a.uss) if a.uss else "-", lags.get(a.name, "-"),
         ])
         total_uss += a.uss
         total_rss += a.rss
-    print(table(rows, ["NAME", "KIND", "BROKER", "PID", "RESTARTS", "STATE", "UPTIME", "RSS(MB)", "USS(MB)"],
-                right=(3, 4, 7, 8)))
+    print(table(rows, ["NAME", "KIND", "BROKER", "PID", "RESTARTS", "STATE", "UPTIME", "RSS(MB)", "USS(MB)", "LAG"],
+                right=(3, 4, 7, 8, 9)))
     alive = sum(1 for a in response.actors if a.alive)
     if args.memory:
         info(f"total USS: {mb(total_uss)} MB across {alive} live actor processes "

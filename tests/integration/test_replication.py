@@ -378,3 +378,23 @@ def test_auto_leader_rebalance_gives_leadership_back_to_the_preferred_replica(ma
     cluster.kill("leader-auto-0")
     _wait_partition(cluster, "auto", lambda p: p.leader != preferred, "a failover")
     _wait_partition(cluster, "auto", lambda p: p.leader == preferred, "leadership back by itself", timeout=30)
+
+
+def test_followers_report_how_far_behind_their_leader_they_are(make_cluster):
+    from scripts.cli.cluster import follower_lags
+
+    cluster = make_cluster(config=FAST_LEADERS)
+    _create(cluster, "lag")
+    _produce_all(cluster, "lag", [b"x"] * 50)
+    followers = [a for a in cluster.actors(memory=False) if a.kind == "fetcher" and "-lag-" in a.name]
+    assert len(followers) == 2
+    assert wait_for(lambda: (lambda lags: lags if set(lags.values()) == {"0"} else None)(follower_lags(followers)),
+                    what="both followers caught up")
+    frozen = cluster.kill(followers[0].name, signal.SIGSTOP)
+    try:
+        _produce_all(cluster, "lag", [b"y"] * 30)  # acks=all waits until the frozen one leaves the ISR
+        lags = follower_lags(followers)
+        assert lags[followers[0].name] == "?" and lags[followers[1].name] == "0"  # frozen: no answer
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+    wait_for(lambda: follower_lags(followers) == {f.name: "0" for f in followers}, what="caught up again")
