@@ -89,6 +89,7 @@ class PartitionReplica(Actor):
             self.log.warning("recovery cut %d bytes from %s", self.log_.recovered_bytes, args.directory)
         self.role = NONE
         self.epoch = -1  # the leader epoch this replica acts under
+        self.fenced_epoch = -1  # told a newer epoch exists while leading this one: never lead it again
         self.leader = -1
         self.isr: list[int] = []
         self.replicas: list[int] = []
@@ -178,6 +179,8 @@ class PartitionReplica(Actor):
         if part.leader_epoch < self.epoch:
             return  # an image older than what this replica already acts on
         if part.leader_epoch > self.epoch or part.leader != self.leader:
+            if part.leader == self.broker and part.leader_epoch <= self.fenced_epoch:
+                return  # an image from before this replica was fenced: it never leads that epoch again
             if part.leader == self.broker:
                 self._become_leader(part.leader_epoch, list(part.isr))
             else:
@@ -238,6 +241,7 @@ class PartitionReplica(Actor):
         if self.role != LEADER:
             return
         self.log.warning("stepping down from %s-%d epoch %d: %s", self.topic, self.partition, self.epoch, why)
+        self.fenced_epoch = self.epoch
         self._become_follower(-1, self.epoch, None)
 
     def _fail_waiting(self, error: errors.ZafkaError) -> None:
