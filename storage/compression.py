@@ -15,6 +15,7 @@ conventions to what Kafka's Java client writes, so batches travel both ways:
 from __future__ import annotations
 
 import struct
+import threading
 import zlib
 
 import cramjam
@@ -31,8 +32,24 @@ CODEC_NAMES = {v: k for k, v in CODECS.items()}
 
 _XERIAL_HEADER = b"\x82SNAPPY\x00" + struct.pack(">ii", 1, 1)
 _XERIAL_BLOCK = 32 * 1024  # xerial's default block size
-_zstd_compressor = zstandard.ZstdCompressor(level=3)
-_zstd_decompressor = zstandard.ZstdDecompressor()
+# python-zstandard's (de)compressor objects must not be used by two threads at once, and a process
+# compresses in one thread (a producer's sender) while it decompresses in another (a consumer): one
+# pair per thread
+_zstd = threading.local()
+
+
+def _zstd_compressor() -> zstandard.ZstdCompressor:
+    c = getattr(_zstd, "compressor", None)
+    if c is None:
+        c = _zstd.compressor = zstandard.ZstdCompressor(level=3)
+    return c
+
+
+def _zstd_decompressor() -> zstandard.ZstdDecompressor:
+    d = getattr(_zstd, "decompressor", None)
+    if d is None:
+        d = _zstd.decompressor = zstandard.ZstdDecompressor()
+    return d
 
 
 def codec_id(name_or_id: str | int) -> int:
@@ -64,7 +81,7 @@ def compress(codec: int, data) -> bytes:
     if codec == LZ4:
         return lz4.frame.compress(data, block_linked=False, store_size=False)
     if codec == ZSTD:
-        return _zstd_compressor.compress(data)
+        return _zstd_compressor().compress(data)
     raise UnsupportedCompressionError(f"unknown compression code {codec}")
 
 
@@ -79,7 +96,7 @@ def decompress(codec: int, data) -> bytes:
         if codec == LZ4:
             return lz4.frame.decompress(data)
         if codec == ZSTD:
-            return _each_member(data, _zstd_decompressor.decompressobj, "zstd")
+            return _each_member(data, _zstd_decompressor().decompressobj, "zstd")
     except CorruptRecordError:
         raise
     except Exception as exc:  # each library raises its own error type
