@@ -33,7 +33,6 @@ from .replication import elect_leader, imbalanced_brokers, preferred_leader_read
 from .runtime import Actor
 
 METADATA_LOG = "__cluster_metadata-0"
-REPLICA_KINDS = ("replica", "leader", "fetcher")  # a partition replica's process, by kind or by role
 DIED, SILENT, FENCED = "died", "silent", "fenced"  # why a replica may not lead until it registers again
 
 
@@ -230,7 +229,7 @@ class Controller(Actor):
 
     def actor_died(self, request: control.ActorDied, frames, peer):
         self.log.warning("supervisor reports %s (%s) died", request.name, request.kind)
-        if request.kind in REPLICA_KINDS and request.topic in self.image.topics:
+        if request.kind == "replica" and request.topic in self.image.topics:
             topic, part = self._partition(request.topic, request.partition)
             registered = part.replica_pids.get(request.broker_id)
             if request.pid and registered and registered != request.pid:

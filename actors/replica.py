@@ -83,7 +83,6 @@ class PartitionReplica(Actor):
         self.broker = self.spec.broker_id
         self.configs: dict[str, str] = {}
         self.min_insync_replicas = cfg.min_insync_replicas
-        self.unclean = False
         self.log_ = Log(args.directory, cfg.log_config_for({}))
         if self.log_.recovered_bytes:
             self.log.warning("recovery cut %d bytes from %s", self.log_.recovered_bytes, args.directory)
@@ -326,10 +325,11 @@ class PartitionReplica(Actor):
                 ))
         self._maybe_advance_high_watermark()
 
-    def _maybe_advance_high_watermark(self) -> None:
+    def _maybe_advance_high_watermark(self) -> bool:
+        """Advance the high watermark if the ISR allows; when it moves, answer what it commits."""
         hw = high_watermark(self.broker, self.log_.log_end_offset, self.isr, self.followers)
         if hw is None or hw <= self.log_.high_watermark:
-            return
+            return False
         self.log_.update_high_watermark(hw)
         if self.acks:
             done = [a for a in self.acks if a.needed <= hw]
@@ -339,6 +339,7 @@ class PartitionReplica(Actor):
                     self.reply(ack.peer, ack.corr, ack.response)
         if self.pending:
             self._serve_pending(time.monotonic())
+        return True
 
     def _check_leader(self) -> None:
         if self.role != LEADER:
@@ -359,8 +360,9 @@ class PartitionReplica(Actor):
         info = self.log_.append(frames[0].buffer, leader_epoch=self.epoch)
         response = ProduceResponse(base_offset=info.first_offset, log_start_offset=self.log_.log_start_offset,
                                    log_append_time=info.log_append_time)
-        self._maybe_advance_high_watermark()  # a leader alone in its ISR commits at once
-        if self.pending:
+        # a leader alone in its ISR commits at once (and serves waiting fetches); otherwise the new
+        # batch is still news to the followers' long polls
+        if not self._maybe_advance_high_watermark() and self.pending:
             self._serve_pending(time.monotonic())
         if request.acks == 0:
             return None
@@ -493,8 +495,6 @@ class PartitionReplica(Actor):
         hw = min(response.high_watermark, self.log_.log_end_offset)
         if hw > self.log_.high_watermark:
             self.log_.update_high_watermark(hw)
-        if self.pending:
-            self._serve_pending(time.monotonic())
         self._follow(time.monotonic())  # the next fetch at once: it tells the leader this one is held
 
     def _ask_leader_start(self) -> None:

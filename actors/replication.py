@@ -37,7 +37,7 @@ def elect_leader(replicas: list[int], isr: Iterable[int], alive: Iterable[int], 
     in Kafka. An unclean election makes the chosen replica the whole ISR.
     """
     live = set(alive)
-    in_sync = [b for b in isr]
+    in_sync = list(isr)
     live_isr = [b for b in replicas if b in in_sync and b in live]
     if live_isr:
         return Election(live_isr[0], live_isr)
