@@ -11,7 +11,9 @@ Three jobs, three places:
 * this module assembles a cluster around them: config, endpoints and ports, the
   static children (controller, one BrokerActor and one RetentionCleaner per
   broker), death reports to the controller, the registry file other terminals
-  read, and the control socket behind ``zafka actors`` / ``kill`` / ``stop``.
+  read, and the control socket behind ``zafka actors`` / ``kill`` / ``stop``;
+* and it stops brokers the way Kafka does (``actors.shutdown``): a controlled
+  shutdown moves their leaderships away before any of their actors stops.
 
 Children are forked from a forkserver that has the heavy imports preloaded, so
 each actor process starts fast and shares those pages. Every child dies with the
@@ -38,6 +40,7 @@ from actors.children import Running, desired_children, display_kind, plan
 from actors.config import BrokerConfig, ConfigError, load_properties
 from actors.kinds import BROKER, CLUSTER, DYNAMIC, PRELOAD, in_start_order, kind_row
 from actors.log_limit import LogLimit
+from actors.shutdown import controlled_shutdown
 from actors.specs import ActorArgs, ActorSpec
 from actors.supervision import FAILED, STOPPING, Child, ChildSpec, ChildSupervisor, RestartIntensity
 from actors.watch import MetadataWatcher
@@ -124,6 +127,10 @@ class Supervisor:
         mp.set_forkserver_preload(PRELOAD)
         self.tree = ChildSupervisor(mp, intensity, on_death=self._report_death, between_rounds=self._reconcile)
         self._stopping = threading.Event()
+        # brokers stopped on purpose (`zafka broker stop`): their actors stay down until start_broker;
+        # the lock keeps a reconcile from starting a replica of a broker being stopped
+        self._down_brokers: set[int] = set()
+        self._brokers_lock = threading.Lock()
         self._stopped = threading.Event()
         self._image: ClusterImage | None = None
         self._reports: collections.deque = collections.deque()
@@ -137,6 +144,8 @@ class Supervisor:
             control.KillActor: self._control_kill,
             control.StopCluster: self._control_stop,
             control.ClusterStatus: self._control_status,
+            control.StopBroker: lambda r: self.stop_broker(r.broker_id),
+            control.StartBroker: self._control_start_broker,
             control.Ping: lambda r: control.Ack(),
         }
 
@@ -262,11 +271,17 @@ class Supervisor:
         )
 
     def stop(self) -> None:
-        """Stop every child in reverse start order (leaders first, the controller last)."""
+        """Stop every child in reverse start order (leaders first, the controller last), after a
+        controlled shutdown of the brokers still up: leaderships move to brokers elsewhere (none
+        when this supervisor runs the whole cluster, which then restarts with the ISRs it had)."""
         if self._stopping.is_set():
             self._stopped.wait(60)
             return
         self._stopping.set()
+        with self._brokers_lock:
+            up = [b for b in self.broker_ids if b not in self._down_brokers]
+        if up and self.tree.snapshot():
+            self._controlled_shutdown(up)
         watcher = getattr(self, "_watcher", None)
         if watcher is not None:
             watcher.stop()
@@ -301,27 +316,85 @@ class Supervisor:
 
     def _reconcile(self) -> None:
         """Between watch rounds: apply ``actors.children.plan`` for the latest image."""
-        image = self._image
-        if image is None or self._stopping.is_set():
-            return
-        desired = desired_children(image, self.broker_ids, lambda b: self.broker_log_dirs(b)[0])
-        dynamic = {c.name: c for c in self.tree.snapshot() if c.spec.kind.scope == DYNAMIC}
-        running = {name: Running(c.spec.actor.broker_id, c.spec.actor.args, c.state == STOPPING)
-                   for name, c in dynamic.items()}
-        changes = plan(running, desired)
-        if changes.rename:
-            self.tree.rename(changes.rename)
-            dynamic = {changes.rename.get(n, n): c for n, c in dynamic.items()}
-        for retire in changes.retire:
-            self.tree.retire(dynamic[retire.name], self._remove_data if retire.deleted else lambda child: None)
-        for want in changes.start:
-            self.tree.start(self._spec(want.name, want.kind, self._free_endpoint(), want.args, want.broker_id))
+        with self._brokers_lock:  # a broker being stopped keeps its name changes, but gets no new replica
+            image = self._image
+            if image is None or self._stopping.is_set():
+                return
+            desired = desired_children(image, self.broker_ids, lambda b: self.broker_log_dirs(b)[0])
+            dynamic = {c.name: c for c in self.tree.snapshot() if c.spec.kind.scope == DYNAMIC}
+            running = {name: Running(c.spec.actor.broker_id, c.spec.actor.args, c.state == STOPPING)
+                       for name, c in dynamic.items()}
+            changes = plan(running, desired)
+            if changes.rename:
+                self.tree.rename(changes.rename)
+                dynamic = {changes.rename.get(n, n): c for n, c in dynamic.items()}
+            for retire in changes.retire:
+                self.tree.retire(dynamic[retire.name], self._remove_data if retire.deleted else lambda child: None)
+            for want in changes.start:
+                if want.broker_id not in self._down_brokers:
+                    self.tree.start(self._spec(want.name, want.kind, self._free_endpoint(), want.args,
+                                               want.broker_id))
 
     @staticmethod
     def _remove_data(child: Child) -> None:
         path = child.spec.actor.args.directory
         shutil.rmtree(path, ignore_errors=True)
         log.info("removed %s and its directory %s", child.name, path)
+
+    # -- stopping and starting one broker -----------------------------------------------------------
+    def _controlled_shutdown(self, broker_ids: list[int]) -> control.BrokerStopResponse:
+        if self.own_controller:
+            controller = self.tree.get("controller")
+            if controller is None or not controller.alive:
+                log.warning("no controller running: brokers %s stop without moving their leaderships", broker_ids)
+                return control.BrokerStopResponse(controlled=False)
+        pids = []
+        for b in broker_ids:
+            child = self.tree.get(f"broker-{b}")
+            pids.append(child.process.pid if child is not None and child.alive else 0)
+        replicas = {(c.spec.actor.args.topic, c.spec.actor.args.partition): c.spec.actor.bind
+                    for c in self.tree.snapshot() if c.spec.kind.scope == DYNAMIC and c.alive
+                    and c.spec.actor.broker_id in broker_ids}
+        return controlled_shutdown(self.broker_config, self.controller_endpoint, broker_ids, pids, replicas, log)
+
+    def stop_broker(self, broker_id: int) -> control.BrokerStopResponse:
+        """Kafka's clean broker stop: leaderships moved first (``controlled.shutdown.enable``), then
+        every actor of the broker stopped with SIGTERM; they stay down until ``start_broker``."""
+        self._check_broker(broker_id)
+        with self._brokers_lock:
+            if broker_id in self._down_brokers:
+                raise errors.InvalidRequest(f"broker {broker_id} is already stopped; `zafka broker start {broker_id}`")
+            self._down_brokers.add(broker_id)
+        log.info("stopping broker %d", broker_id)
+        result = self._controlled_shutdown([broker_id])
+        stopped = self.tree.stop_group([c for c in self.tree.snapshot() if c.spec.actor.broker_id == broker_id])
+        for child in stopped:  # the controller learns at once; it would otherwise wait out the sessions
+            self._report_death(child, 0)
+        result.stopped = [c.name for c in stopped]
+        log.info("broker %d stopped: %s", broker_id, ", ".join(result.stopped) or "nothing was running")
+        return result
+
+    def start_broker(self, broker_id: int) -> list[str]:
+        """Start again a broker ``stop_broker`` stopped; its replicas follow from the image."""
+        self._check_broker(broker_id)
+        with self._brokers_lock:
+            if broker_id not in self._down_brokers:
+                raise errors.InvalidRequest(f"broker {broker_id} is not stopped")
+            self._down_brokers.discard(broker_id)
+            static = [c for c in self.tree.snapshot()
+                      if c.spec.actor.broker_id == broker_id and c.spec.kind.scope != DYNAMIC]
+            for child in static:
+                self.tree.start_again(child)
+        self.tree.wake()
+        log.info("broker %d started again", broker_id)
+        return [c.name for c in static]
+
+    def _check_broker(self, broker_id: int) -> None:
+        if broker_id not in self.broker_ids:
+            raise errors.UnknownActor(f"broker {broker_id} is not supervised here (brokers {self.broker_ids})")
+
+    def _control_start_broker(self, request: control.StartBroker):
+        return control.BrokerStartResponse(started=self.start_broker(request.broker_id))
 
     # -- reports to the controller ---------------------------------------------------------------
     def _report_death(self, child: Child, exitcode: int | None) -> None:

@@ -9,6 +9,7 @@ auto-creates it here when ``auto.create.topics.enable`` is true, as in Kafka.
 
 from __future__ import annotations
 
+import os
 import threading
 
 from wire import admin, control, errors
@@ -50,7 +51,7 @@ class BrokerActor(Actor):
         host = self.spec.advertised.split("//", 1)[-1].rsplit(":", 1)[0]
         beat = control.BrokerHeartbeat(
             broker_id=self.spec.broker_id, endpoint=self.spec.advertised, host=host,
-            rack=self.spec.config.broker_rack or None, log_dirs=self.log_dirs,
+            rack=self.spec.config.broker_rack or None, log_dirs=self.log_dirs, pid=os.getpid(),
         )
         conn = Connection(self.spec.controller)
         try:

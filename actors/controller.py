@@ -29,7 +29,16 @@ from .config import (
     topic_config_warnings,
     validate_topic_configs,
 )
-from .replication import elect_leader, imbalanced_brokers, preferred_leader_ready
+from .replication import (
+    MOVED,
+    REMAINING,
+    SHRUNK,
+    STRANDED,
+    controlled_shutdown_move,
+    elect_leader,
+    imbalanced_brokers,
+    preferred_leader_ready,
+)
 from .runtime import Actor
 
 METADATA_LOG = "__cluster_metadata-0"
@@ -55,6 +64,9 @@ class Controller(Actor):
         # liveness is not persisted: re-learnt from heartbeats and death reports after a restart
         self.dead_replicas: dict[tuple[str, int, int], str] = {}  # replica -> why it may not lead: died, silent, fenced
         self.fenced_brokers: set[int] = set()
+        # brokers in a controlled shutdown -> the pid of the broker actor stopping; they may not lead,
+        # join an ISR or get new replicas until another process of theirs heartbeats
+        self.shutting_down: dict[int, int] = {}
         self.leader_beats: dict[tuple[str, int], float] = {}
         self.next_rebalance = time.monotonic() + self.spec.config.leader_imbalance_check_interval_seconds
         self.log.info("controller ready: %d events replayed, %d topics", replayed, len(self.image.topics))
@@ -73,6 +85,7 @@ class Controller(Actor):
             control.LeaderHeartbeat: self.leader_heartbeat,
             control.AlterIsr: self.alter_isr,
             control.ActorDied: self.actor_died,
+            control.ControlledShutdown: self.controlled_shutdown,
             control.Ping: lambda *_: control.Ack(),
         }
 
@@ -153,6 +166,10 @@ class Controller(Actor):
         if old is None or (old.endpoint, old.host, old.rack, old.log_dirs) != (info.endpoint, info.host, info.rack, info.log_dirs):
             self._commit(cs.BrokerRegistered(info))
         broker = self.image.brokers[request.broker_id]
+        stopping_pid = self.shutting_down.get(request.broker_id)
+        if stopping_pid is not None and request.pid and request.pid != stopping_pid:
+            self.log.info("broker %d is back (pid %d); its controlled shutdown is over", request.broker_id, request.pid)
+            del self.shutting_down[request.broker_id]
         if request.broker_id in self.fenced_brokers:  # back: its live replicas may lead again
             self.fenced_brokers.discard(request.broker_id)
             for key in [k for k, cause in self.dead_replicas.items() if k[2] == request.broker_id and cause == FENCED]:
@@ -218,8 +235,8 @@ class Controller(Actor):
                 f"{request.topic}-{request.partition} is led by broker {part.leader} at epoch {part.leader_epoch}"
             )
         # a replica the controller knows is dead or fenced never joins (KIP-841), whatever the leader saw
-        isr = [b for b in part.replicas if b in request.isr and (
-            b in part.isr or (request.topic, request.partition, b) not in self.dead_replicas)]
+        isr = [b for b in part.replicas if b in request.isr and (b in part.isr or (
+            (request.topic, request.partition, b) not in self.dead_replicas and b not in self.shutting_down))]
         if request.broker_id not in isr:
             raise errors.InvalidRequest("a leader's ISR must hold the leader")
         if isr != part.isr:
@@ -238,6 +255,7 @@ class Controller(Actor):
                 return control.Ack()
             self._replica_gone(topic, part, request.broker_id, f"{request.name} died", DIED)
         elif request.kind == "broker":
+            self.shutting_down.pop(request.broker_id, None)  # stopped: from now on it is simply not alive
             broker = self.image.brokers.get(request.broker_id)
             if broker is not None and broker.alive:
                 broker.alive = False
@@ -254,9 +272,52 @@ class Controller(Actor):
             self._commit(cs.IsrChanged(topic.name, part.partition, isr))
             self.log.info("%s-%d: ISR now %s (%s)", topic.name, part.partition, isr, why)
 
-    def _live_replicas(self, topic_name: str, part) -> list[int]:
+    def _running_replicas(self, topic_name: str, part) -> list[int]:
         return [b for b in part.replicas
                 if (topic_name, part.partition, b) not in self.dead_replicas and b not in self.fenced_brokers]
+
+    def _live_replicas(self, topic_name: str, part) -> list[int]:
+        """The replicas that may lead: running, and not on a broker in a controlled shutdown."""
+        return [b for b in self._running_replicas(topic_name, part) if b not in self.shutting_down]
+
+    # -- controlled shutdown ------------------------------------------------------------
+    def controlled_shutdown(self, request: control.ControlledShutdown, frames, peer):
+        """Kafka's controlled shutdown: leaderships of the stopping brokers go to in-sync replicas
+        elsewhere and the ISRs lose them, each change committed before the answer, so the
+        supervisor stops the brokers only once nobody needs them to acknowledge anything."""
+        unknown = [b for b in request.broker_ids if b not in self.image.brokers]
+        if unknown or not request.broker_ids:
+            raise errors.InvalidRequest(f"no registered broker {unknown or request.broker_ids} to shut down")
+        pids = list(request.broker_pids) + [0] * (len(request.broker_ids) - len(request.broker_pids))
+        for broker_id, pid in zip(request.broker_ids, pids):
+            if broker_id not in self.shutting_down:
+                self.log.info("broker %d begins a controlled shutdown", broker_id)
+            self.shutting_down[broker_id] = pid
+        stopping = set(self.shutting_down)
+        response = control.ControlledShutdownResponse()
+        for topic in list(self.image.topics.values()):
+            for part in topic.partitions:
+                if stopping.isdisjoint(part.replicas):
+                    continue
+                move = controlled_shutdown_move(part.replicas, part.leader, part.isr,
+                                                self._running_replicas(topic.name, part), stopping)
+                name = f"{topic.name}-{part.partition}"
+                if move.outcome == MOVED:
+                    epoch = part.leader_epoch + 1
+                    self._commit(cs.LeaderElected(topic.name, part.partition, move.leader, epoch, move.isr))
+                    self.leader_beats[(topic.name, part.partition)] = time.monotonic()
+                    response.moved.append(control.MovedLeadership(topic.name, part.partition, move.leader, epoch,
+                                                                  part.leader_endpoint))
+                    self.log.info("%s: controlled shutdown moves leadership to broker %d at epoch %d, ISR %s",
+                                  name, move.leader, epoch, move.isr)
+                elif move.outcome == SHRUNK:
+                    self._commit(cs.IsrChanged(topic.name, part.partition, move.isr))
+                    self.log.info("%s: ISR now %s (controlled shutdown)", name, move.isr)
+                elif move.outcome == REMAINING:
+                    response.remaining.append(name)
+                elif move.outcome == STRANDED:
+                    response.stranded.append(name)
+        return response
 
     def _elect(self, topic, part, why: str, force: bool = False) -> None:
         unclean_allowed = effective_topic_configs(self.spec.config, topic.configs)["unclean.leader.election.enable"] == "true"
@@ -336,6 +397,7 @@ class Controller(Actor):
     def _fence_broker(self, broker_id: int) -> None:
         """A broker silent past its session: none of its replicas may lead or count as in sync."""
         self.fenced_brokers.add(broker_id)
+        self.shutting_down.pop(broker_id, None)
         for topic in list(self.image.topics.values()):
             for part in topic.partitions:
                 if broker_id in part.replicas:
@@ -353,7 +415,8 @@ class Controller(Actor):
         )
 
     def _live_brokers(self) -> list[int]:
-        return sorted(b.id for b in self.image.brokers.values() if b.alive)
+        """Where new replicas may go: alive, and not in a controlled shutdown."""
+        return sorted(b.id for b in self.image.brokers.values() if b.alive and b.id not in self.shutting_down)
 
     def create_topic(self, request: admin.CreateTopic, frames, peer):
         cs.validate_topic_name(request.name)

@@ -131,3 +131,43 @@ def isr_changes(leader: int, isr: list[int], replicas: list[int], followers: Map
     if leader not in new:
         new.insert(0, leader)
     return None if sorted(new) == sorted(isr) else new
+
+
+class ShutdownMove(NamedTuple):
+    """What a controlled shutdown does to one partition (Kafka's ControlledShutdownLeaderSelector)."""
+
+    leader: int
+    isr: list[int]
+    outcome: str  # MOVED, SHRUNK, UNCHANGED, REMAINING or STRANDED
+
+
+MOVED, SHRUNK, UNCHANGED, REMAINING, STRANDED = "moved", "shrunk", "unchanged", "remaining", "stranded"
+
+
+def controlled_shutdown_move(replicas: list[int], leader: int, isr: list[int], alive: Iterable[int],
+                             shutting: Iterable[int]) -> ShutdownMove:
+    """Leadership and ISR of one partition once the brokers in ``shutting`` are about to stop.
+
+    A shutting-down leader hands over to the first live ISR member that is not shutting
+    down, and the ISR loses every shutting-down broker — those replicas are about to go,
+    and acks=all writes must not wait for them. With no such successor the leader keeps
+    its partition: REMAINING when a live replica outside the shutdown could take over
+    once it is back in sync (worth asking again), STRANDED when none exists (a whole
+    cluster stopping: nothing to move to). The ISR never loses its last member, and a
+    partition whose ISR is all shutting down keeps it whole: a cluster stopping as one
+    restarts with the ISR it had.
+    """
+    live = set(alive)
+    stopping = set(shutting)
+    staying = [b for b in isr if b not in stopping]
+    if leader < 0:
+        return ShutdownMove(leader, list(isr), UNCHANGED)
+    if leader not in stopping:
+        if staying == list(isr):
+            return ShutdownMove(leader, list(isr), UNCHANGED)
+        return ShutdownMove(leader, staying, SHRUNK)
+    successors = [b for b in replicas if b in staying and b in live]
+    if successors:
+        return ShutdownMove(successors[0], [b for b in replicas if b in staying], MOVED)
+    could_lead = any(b in live and b not in stopping for b in replicas)
+    return ShutdownMove(leader, list(isr), REMAINING if could_lead else STRANDED)

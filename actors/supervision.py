@@ -15,7 +15,10 @@ the restart policy, the shutdown timeout and the start rank.
   stopped with ``retire``, which runs off the watch loop, so a child taking
   seconds to stop cleanly never delays noticing another's death.
 * ``stop_all`` stops children in reverse start order by rank, each rank given its
-  kind's shutdown timeout before SIGKILL.
+  kind's shutdown timeout before SIGKILL; ``stop_group`` does the same for some
+  of them (one broker's), which stay down until ``start_again``.
+* A child is only ever restarted from ``running``: one being stopped on purpose
+  (retired, in a stopped group) that dies is not a death to report or restart.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .kinds import KINDS, Kind, should_restart
+from .kinds import DYNAMIC, KINDS, Kind, should_restart
 from .runtime import run_encoded
 from .specs import ActorSpec, encode_spec
 
@@ -207,6 +210,8 @@ class ChildSupervisor:
     def _on_death(self, child: Child) -> None:
         child.process.join(0)
         code = child.process.exitcode
+        if child.state != RUNNING:  # stopped on purpose between the wait and now
+            return
         try:
             self._on_death_hook(child, code)
         except Exception:  # noqa: BLE001
@@ -235,6 +240,33 @@ class ChildSupervisor:
         for child in due:
             child.restarts += 1
             self._spawn(child)
+
+    # -- stopping some children, and starting them again -----------------------------------------
+    def stop_group(self, children: list[Child]) -> list[Child]:
+        """Stop these children cleanly, highest rank first; none restarts. Dynamic ones are dropped
+        (a later ``start`` makes fresh ones); the others stay listed, ``stopped``, for ``start_again``."""
+        with self.lock:
+            group = [c for c in children if self.children.get(c.name) is c and c.state in (RUNNING, RESTARTING)]
+            for c in group:
+                c.state = STOPPED
+        for rank in sorted({c.spec.kind.start_rank for c in group}, reverse=True):
+            ranked = [c for c in group if c.spec.kind.start_rank == rank]
+            _terminate(ranked, max(c.spec.shutdown_s for c in ranked))
+        with self.lock:
+            for c in group:
+                if c.spec.kind.scope == DYNAMIC and self.children.get(c.name) is c:
+                    del self.children[c.name]
+        self.wake()
+        return group
+
+    def start_again(self, child: Child) -> None:
+        """Start a child that ``stop_group`` stopped, with a clean restart record."""
+        with self.lock:
+            if self.children.get(child.name) is not child or child.state != STOPPED:
+                return
+            child.recent.clear()
+            child.held_until = 0.0
+        self._spawn(child)
 
     # -- stopping everything ------------------------------------------------------------------
     def stop_all(self) -> None:

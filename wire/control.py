@@ -19,6 +19,7 @@ class BrokerHeartbeat(Request, tag="broker_heartbeat"):
     host: str = ""
     rack: str | None = None
     log_dirs: list[str] = []
+    pid: int = 0  # the broker actor's process: a new one ends a controlled shutdown the old one began
 
 
 class ReplicaReady(Request, tag="replica_ready"):
@@ -68,6 +69,31 @@ class ActorDied(Request, tag="actor_died"):
     topic: str = ""
     partition: int = -1
     pid: int = 0  # a late report about a process already replaced is ignored
+
+
+class ControlledShutdown(Request, tag="controlled_shutdown"):
+    """A supervisor is about to stop these brokers: move their leaderships to in-sync replicas first.
+
+    ``broker_pids`` (one per broker) name the broker actors stopping; a heartbeat from
+    another process of that broker (restarted) ends its shutdown state.
+    """
+
+    broker_ids: list[int]
+    broker_pids: list[int] = []
+
+
+class MovedLeadership(msgspec.Struct):
+    topic: str
+    partition: int
+    leader: int
+    leader_epoch: int
+    endpoint: str | None = None  # the new leader's replica
+
+
+class ControlledShutdownResponse(Response, tag="controlled_shutdown_r"):
+    moved: list[MovedLeadership] = []
+    remaining: list[str] = []  # still led by a stopping broker; a replica outside it may catch up: ask again
+    stranded: list[str] = []  # every replica is stopping (or gone): nowhere to move
 
 
 class ReplicaStatus(Request, tag="replica_status"):
@@ -142,6 +168,28 @@ class KillResponse(Response, tag="kill_r"):
 
 class StopCluster(Request, tag="stop_cluster"):
     pass
+
+
+class StopBroker(Request, tag="stop_broker"):
+    """Stop one broker's actors cleanly (a controlled shutdown first) and keep them down until StartBroker."""
+
+    broker_id: int
+
+
+class StartBroker(Request, tag="start_broker"):
+    broker_id: int
+
+
+class BrokerStopResponse(Response, tag="broker_stop_r"):
+    moved: list[MovedLeadership] = []
+    remaining: list[str] = []
+    stranded: list[str] = []
+    stopped: list[str] = []  # the actors stopped
+    controlled: bool = True  # False: controlled.shutdown.enable=false or the controller could not be reached
+
+
+class BrokerStartResponse(Response, tag="broker_start_r"):
+    started: list[str] = []
 
 
 class ClusterStatus(Request, tag="cluster_status"):

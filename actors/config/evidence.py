@@ -21,6 +21,7 @@ _RETENTION = "tests/unit/test_retention.py::"
 _SUPERVISION = "tests/integration/test_supervision.py::"
 _FLUSH = "tests/unit/test_flush_timer.py::"
 _REPLICATION = "tests/integration/test_replication.py::"
+_SHUTDOWN = "tests/integration/test_controlled_shutdown.py::"
 
 BROKER_KEY_TESTS: dict[str, tuple[str, ...]] = {
     "listeners": (_HONEST + "test_listeners_choose_the_bound_endpoint_and_advertised_listeners_what_clients_are_told",),
@@ -70,6 +71,16 @@ BROKER_KEY_TESTS: dict[str, tuple[str, ...]] = {
     "leader.imbalance.per.broker.percentage": (
         _REPLICATION + "test_auto_leader_rebalance_gives_leadership_back_to_the_preferred_replica",
         "tests/unit/test_replication_rules.py::test_a_broker_is_imbalanced_when_it_leads_too_few_of_the_partitions_it_prefers",
+    ),
+    "controlled.shutdown.enable": (
+        _SHUTDOWN + "test_a_broker_stop_moves_its_leaderships_before_its_actors_exit_and_loses_nothing",
+        _SHUTDOWN + "test_with_controlled_shutdown_disabled_a_broker_stop_moves_nothing_first",
+    ),
+    "controlled.shutdown.max.retries": (
+        _SHUTDOWN + "test_a_shutdown_leaving_a_partition_behind_is_retried_and_moves_it_once_a_follower_is_back_in_sync",
+    ),
+    "controlled.shutdown.retry.backoff.ms": (
+        _SHUTDOWN + "test_a_shutdown_leaving_a_partition_behind_is_retried_and_moves_it_once_a_follower_is_back_in_sync",
     ),
     "leader.heartbeat.interval.ms": (
         _REPLICATION + "test_a_frozen_leader_is_replaced_and_after_it_resumes_acknowledges_nothing",

@@ -173,7 +173,6 @@ def _list(name, default, doc, choices=None, refused=None, **more) -> ConfigKey:
 _NO_THREADS = "each zafka actor is its own process with one mailbox; there are no thread pools to size"
 _NO_SECURITY = "zafka speaks plaintext only; there is no security protocol to choose"
 _NO_KRAFT = "zafka runs one embedded controller; there is no KRaft quorum"
-_CONTROLLED_SHUTDOWN = "controlled shutdown (leaderships moved before a broker stops) is not built yet"
 _GROUPS = "consumer groups are not built yet"
 _TXNS = "transactions are not built yet"
 _RECOMPRESSION = "batches are stored as the producer compressed them; recompression is not built yet"
@@ -296,8 +295,13 @@ BROKER_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     _int("background.threads", 10, "background task threads", minimum=1, in_effect=False, note=_NO_THREADS),
     _int("queued.max.requests", 500, "requests queued before the network threads block", minimum=1,
          in_effect=False, note=_NO_THREADS),
-    _bool("controlled.shutdown.enable", True, "move leadership away before shutting down", in_effect=False,
-          note=_CONTROLLED_SHUTDOWN),
+    _bool("controlled.shutdown.enable", True,
+          "a broker stopping cleanly (`zafka broker stop`, SIGTERM, `cluster stop`) first moves its leaderships "
+          "to in-sync replicas elsewhere and leaves the ISRs"),
+    _int("controlled.shutdown.max.retries", 3,
+         "attempts at a controlled shutdown that leaves partitions behind (one may catch up) before stopping "
+         "anyway", minimum=1),
+    _long("controlled.shutdown.retry.backoff.ms", 5000, "wait between controlled shutdown attempts"),
     # zafka's own: leader liveness. Kafka's leaders live in their broker's process, so a broker's
     # session covers them; a zafka leader is a process of its own, frozen or stuck on its own
     _int("leader.heartbeat.interval.ms", 200, "how often a partition leader tells the controller it is alive",

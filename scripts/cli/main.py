@@ -155,12 +155,21 @@ def build_parser() -> Parser:
     p = leaf(cluster, "stop", ("cluster", "stop"), "stop the cluster running in the data dir")
     p.add_argument("--timeout", type=positive_seconds, default=60.0, metavar="S", help="seconds to wait (default 60)")
 
-    broker = group("broker", "run brokers that join an existing controller")
-    p = leaf(broker, "start", ("cluster", "broker_start"), "run one broker's actors under their own supervisor")
-    p.add_argument("--id", type=non_negative_int, required=True, dest="broker_id", help="broker id")
-    p.add_argument("--controller", type=endpoint, required=True, metavar="tcp://HOST:PORT",
-                   help="the controller's endpoint")
+    broker = group("broker", "stop and start one broker, or run brokers that join an existing controller")
+    p = leaf(broker, "start", ("brokers", "start"),
+             "start again a broker `broker stop` stopped (ID), or with --id and --controller run one broker's "
+             "actors under a supervisor of their own, joining that controller")
+    p.add_argument("stopped_id", nargs="?", type=non_negative_int, metavar="ID",
+                   help="a broker of the cluster in the data dir that `zafka broker stop` stopped")
+    p.add_argument("--id", type=non_negative_int, dest="broker_id", help="the new broker's id (with --controller)")
+    p.add_argument("--controller", type=endpoint, metavar="tcp://HOST:PORT",
+                   help="the controller's endpoint (with --id)")
     _server_options(p)
+    p = leaf(broker, "stop", ("brokers", "stop"),
+             "stop one broker cleanly: a controlled shutdown moves its leaderships to in-sync replicas elsewhere "
+             "first; it stays down until `zafka broker start ID`")
+    p.add_argument("stopped_id", type=non_negative_int, metavar="ID", help="the broker to stop")
+    p.add_argument("--timeout", type=positive_seconds, default=60.0, metavar="S", help="seconds to wait (default 60)")
 
     leaders = group("leaders", "leader elections on demand")
     p = leaf(leaders, "elect", ("leaders", "elect"), "move leadership back to each partition's preferred replica")

@@ -81,3 +81,62 @@ def make_cluster(tmp_path):
 @pytest.fixture
 def cluster(make_cluster) -> Supervisor:
     return make_cluster()
+
+
+class AckedProducer:
+    """An ``acks=all`` producer in a process of its own (``_acked_producer.py``) and what it acknowledged."""
+
+    def __init__(self, process, out: str):
+        self.process = process
+        self.out = out
+
+    def lines(self) -> list[list[str]]:
+        try:
+            with open(self.out) as f:
+                return [line.split() for line in f if line.endswith("\n")]
+        except FileNotFoundError:
+            return []
+
+    @property
+    def done(self) -> bool:
+        return any(line == ["done"] for line in self.lines())
+
+    def acked(self) -> list[tuple[int, int, bytes, float]]:
+        """(partition, offset, value, seconds from send to acknowledgement) per acknowledged record."""
+        return [(int(p), int(o), v.encode(), float(t1) - float(t0))
+                for kind, v, p, o, t0, t1 in (line for line in self.lines() if line[0] == "ack")]
+
+    def failed(self) -> list[tuple[bytes, str]]:
+        return [(line[1].encode(), line[2]) for line in self.lines() if line[0] == "fail"]
+
+    def wait(self, timeout: float) -> None:
+        wait_for(lambda: self.done or self.process.poll() is not None, timeout=timeout, what="the producer to finish")
+        assert self.done, f"the producer process exited with {self.process.poll()} before it was done"
+
+
+@pytest.fixture
+def acked_producer(tmp_path):
+    """Start ``_acked_producer.py`` processes; each is killed at teardown, pass or fail."""
+    import os
+    import subprocess
+    import sys
+
+    started: list[subprocess.Popen] = []
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    def start(bootstrap: str, topic: str, partitions: int, count: int, chunk: int = 200,
+              pause_ms: int = 100) -> AckedProducer:
+        out = str(tmp_path / f"acked-{len(started)}.txt")
+        process = subprocess.Popen(
+            [sys.executable, os.path.join(root, "tests", "integration", "_acked_producer.py"), bootstrap, topic,
+             str(partitions), str(count), str(chunk), str(pause_ms), out],
+            cwd=root, env={**os.environ, "PYTHONPATH": root},
+        )
+        started.append(process)
+        return AckedProducer(process, out)
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)

@@ -194,6 +194,33 @@ def test_actors_kill_a_leader_and_a_whole_broker(make_cluster, tmp_path):
     assert ok(zafka(data_dir, "consume", "t", "--from-beginning", "--max-messages", "1")) == "after the crash\n"
 
 
+def test_broker_stop_hands_leadership_over_and_broker_start_brings_the_broker_back(make_cluster, tmp_path):
+    data_dir = tmp_path / "cluster"
+    make_cluster(brokers=3, data_dir=data_dir, config={"leader.session.timeout.ms": "800"})
+    ok(zafka(data_dir, "topics", "create", "moved", "--partitions", "3", "--replication-factor", "3",
+             "--config", "min.insync.replicas=2"))
+    wait_for(lambda: "under-replicated" not in ok(zafka(data_dir, "topics", "describe", "moved"))
+             and "leader-moved-2" in actors_table(data_dir), what="every partition led and in sync")
+
+    out = ok(zafka(data_dir, "broker", "stop", "1"))
+    assert "broker 1: moved 1 leadership: moved-0 to broker 2 (epoch 1)" in out, out
+    assert "stopped broker-1, cleaner-1, fetcher-moved-0-1, fetcher-moved-1-1, fetcher-moved-2-1" in out, out
+    assert "`zafka broker start 1` brings it back" in out
+    rows = actors_table(data_dir)
+    assert rows["broker-1"]["STATE"] == "stopped" and "fetcher-moved-0-1" not in rows
+    assert rows["leader-moved-0"]["BROKER"] == "2"
+    # the partitions still take acks=all writes: two in-sync replicas are left of three
+    ok(zafka(data_dir, "produce", "moved", "--acks", "all", stdin="while broker 1 is down\n"))
+    assert "already stopped" in one_line_error(zafka(data_dir, "broker", "stop", "1"))
+    assert "broker 9 is not supervised here" in one_line_error(zafka(data_dir, "broker", "stop", "9"))
+
+    out = ok(zafka(data_dir, "broker", "start", "1"))
+    assert "broker 1: started broker-1, cleaner-1" in out
+    wait_for(lambda: "under-replicated" not in ok(zafka(data_dir, "topics", "describe", "moved")),
+             what="broker 1 back in every ISR")
+    assert "is not stopped" in one_line_error(zafka(data_dir, "broker", "start", "1"))
+
+
 def test_perf_produce_consume_and_e2e(make_cluster, tmp_path):
     data_dir = tmp_path / "cluster"
     make_cluster(brokers=1, data_dir=data_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -233,35 +234,24 @@ def test_with_the_whole_isr_gone_the_partition_stays_offline_unless_unclean_elec
             assert _partition(cluster, "lonely").leader == -1
 
 
-def test_random_leader_kills_and_a_broker_crash_under_acks_all_lose_nothing_and_reorder_nothing(make_cluster):
+def test_random_leader_kills_and_a_broker_crash_under_acks_all_lose_nothing_and_reorder_nothing(make_cluster,
+                                                                                                acked_producer):
     import random
-    import threading
 
     cluster = make_cluster(config={**FAST_LEADERS, "supervisor.max.restarts": "1000"})
     _create(cluster, "storm", partitions=3)
-    acked: list[tuple[int, int, bytes]] = []  # (partition, offset, value) in send order per partition
-    failed: list[Exception] = []
-    done = threading.Event()
-
-    def produce() -> None:
-        with Producer(bootstrap=cluster.bootstrap_servers, acks="all", linger_ms=2, delivery_timeout_ms=60_000) as p:
-            for chunk in range(100):  # 20,000 records, paced over ~10 s so the faults land mid-stream
-                futures = [(v, p.send("storm", value=v, partition=int(v) % 3))
-                           for v in (b"%d" % (chunk * 200 + i) for i in range(200))]
-                for v, f in futures:
-                    try:
-                        m = f.result(timeout=60)
-                        acked.append((m.partition, m.offset, v))
-                    except Exception as exc:  # noqa: BLE001 - counted: not acknowledged is not lost
-                        failed.append(exc)
-                done.wait(0.1)
-        done.set()
-
+    # 20,000 records from a producer process of its own, paced over ~10 s so the faults land mid-stream
+    producer = acked_producer(cluster.bootstrap_servers, "storm", partitions=3, count=20_000, chunk=200,
+                              pause_ms=100)
     rng = random.Random(7)
-    producer = threading.Thread(target=produce, daemon=True)
-    producer.start()
     kills, broker_crashed = 0, False
-    while not done.wait(1.0):  # a fault about every second while the producer runs
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:  # a fault about every second, until the producer has sent everything
+            producer.process.wait(timeout=1.0)
+            break
+        except subprocess.TimeoutExpired:
+            pass
         leaders = [a.name for a in cluster.actors(memory=False) if a.kind == "leader" and a.alive]
         if kills == 4 and not broker_crashed:
             cluster.kill_broker(rng.choice([1, 2, 3]), down_s=3)
@@ -269,13 +259,14 @@ def test_random_leader_kills_and_a_broker_crash_under_acks_all_lose_nothing_and_
         elif leaders:
             cluster.kill(rng.choice(leaders))
         kills += 1
-    producer.join(120)
+    producer.wait(timeout=120)
+    acked, failed = producer.acked(), producer.failed()
     assert kills >= 5 and broker_crashed
     assert len(acked) + len(failed) == 20_000 and len(acked) >= 19_000, (len(acked), failed[:3])
     # every acknowledged record is exactly at its acknowledged offset, in send order per partition
     for p in range(3):
         stored = dict(rc.read_partition(cluster.bootstrap_servers.split(",")[0], "storm", p))
-        mine = [(o, v) for q, o, v in acked if q == p]
+        mine = [(o, v) for q, o, v, _ in acked if q == p]
         assert all(stored.get(o) == v for o, v in mine), f"partition {p}: an acknowledged record is missing"
         offsets = [o for o, _ in mine]
         assert offsets == sorted(offsets), f"partition {p}: acknowledged records reordered"

@@ -6,6 +6,8 @@ import argparse
 import subprocess
 import sys
 
+import re
+
 import pytest
 
 from scripts.cli import main as cli
@@ -41,8 +43,27 @@ def test_cluster_status_stop(action):
 
 def test_broker_start():
     a = parse("broker", "start", "--id", "4", "--controller", "tcp://10.0.0.1:9091", "--port", "9095")
-    assert a.handler == ("cluster", "broker_start")
-    assert (a.broker_id, a.controller, a.port) == (4, "tcp://10.0.0.1:9091", 9095)
+    assert a.handler == ("brokers", "start")
+    assert (a.stopped_id, a.broker_id, a.controller, a.port) == (None, 4, "tcp://10.0.0.1:9091", 9095)
+
+
+def test_broker_stop_and_start_again_take_the_broker_id():
+    assert (parse("broker", "stop", "2").handler, parse("broker", "stop", "2").stopped_id) == (("brokers", "stop"), 2)
+    again = parse("broker", "start", "2")
+    assert (again.handler, again.stopped_id, again.broker_id, again.controller) == (("brokers", "start"), 2, None, None)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["broker", "start"], "give the ID of a broker `zafka broker stop` stopped, or both --id and --controller"),
+    (["broker", "start", "--id", "4"], "give the ID of a broker `zafka broker stop` stopped, or both --id"),
+    (["broker", "start", "2", "--id", "4", "--controller", "tcp://127.0.0.1:1"], "not both"),
+    (["broker", "start", "2", "--port", "9000"], "--port only applies to a new broker"),
+])
+def test_broker_start_refuses_a_mix_of_the_two_forms(argv, message):
+    from scripts.cli import brokers, main
+
+    with pytest.raises(main.UsageError, match=re.escape(message)):
+        brokers.start(parse(*argv))
 
 
 def test_global_options_before_or_after_the_command():
