@@ -14,8 +14,9 @@ live in ``scripts/cli/faultlab.py``; this module runs processes and threads:
 
 * the **load** thread owns one ``Producer``; its callbacks (on the producer's
   sender thread) record acknowledgements and close failovers;
-* the **main** thread injects faults, resumes paused actors, prints every event as
-  one line, then reads back.
+* the **main** thread injects faults, releases what they hold (resumes paused
+  actors, starts stopped brokers again), prints every event as one line, then
+  reads back.
 
 Importing this module imports nothing heavy (the CLI's rule, see ``main``).
 """
@@ -35,6 +36,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from functools import partial
+from typing import NamedTuple
 
 from . import faultlab as fl
 from .output import CommandError, UsageError, table
@@ -210,6 +212,16 @@ class FaultEvent:
     victims: list = field(default_factory=list)
     partitions: list = field(default_factory=list)
     skipped: str = ""
+    details: list = field(default_factory=list)  # a controlled stop: what moved, what could not
+
+
+# what a fault holds until the lab releases it (``Lab.release``)
+PAUSED, STOPPED = "paused", "stopped"
+
+
+class Hold(NamedTuple):
+    kind: str  # PAUSED: a SIGSTOPped pid, to SIGCONT; STOPPED: a broker stopped cleanly, to start again
+    target: int  # the pid, or the broker id
 
 
 @dataclass
@@ -226,6 +238,15 @@ class LabResult:
     @property
     def stats(self) -> fl.FailoverStats:
         return fl.failover_stats(f.duration for f in self.failovers)
+
+    def stats_by_fault(self) -> dict[str, tuple[fl.FailoverStats, int]]:
+        """fault name (``stop``, ``broker``, ``actor:broker-2``, ...) → (its failover stats, its unresolved count)."""
+        names = {e.index: e.fault for e in self.faults}
+        stats = fl.failover_stats_by(self.failovers, names)
+        unresolved = Counter(names.get(i, "?") for i, _, _ in self.unresolved)
+        for name in unresolved:
+            stats.setdefault(name, fl.failover_stats(()))
+        return {n: (s, unresolved[n]) for n, s in stats.items()}
 
     @property
     def exit_status(self) -> int:
@@ -244,8 +265,8 @@ class LabResult:
             "acks": o.acks, "rate": o.rate, "broker_down_s": o.broker_down, "pause_s": o.pause,
             "topic": o.topic, "data_dir": self.data_dir, "sent": self.sent,
             "verdict": self.verdict.as_dict(),
-            "failover": {"count": s.count, "median_s": _round(s.median), "p99_s": _round(s.p99),
-                         "max_s": _round(s.max), "unresolved": len(self.unresolved)},
+            "failover": {**_stats_dict(s, len(self.unresolved)),
+                         "by_fault": {n: _stats_dict(fs, u) for n, (fs, u) in self.stats_by_fault().items()}},
             "faults": [{**e.__dict__, "failovers": by_fault.get(e.index, [])} for e in self.faults],
             "notes": self.notes, "exit_status": self.exit_status,
         }
@@ -253,6 +274,11 @@ class LabResult:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+def _stats_dict(s: fl.FailoverStats, unresolved: int) -> dict:
+    return {"count": s.count, "median_s": _round(s.median), "p99_s": _round(s.p99), "max_s": _round(s.max),
+            "unresolved": unresolved}
 
 
 # -- the lab ----------------------------------------------------------------------------------
@@ -264,6 +290,7 @@ class Lab:
         self.out = out
         self.t0 = time.monotonic()
         self.paused: dict[int, str] = {}  # pid -> actor name, while SIGSTOPped
+        self.stopped: dict[int, int] = {}  # broker -> the fault that stopped it, until started again
         self.events: list[FaultEvent] = []
         self.notes: list[str] = []
         self._metadata = None
@@ -359,14 +386,15 @@ class Lab:
         return {p: fl.LeaderInfo(m.leader, m.leader_endpoint or "") for p, m in info.partitions.items()
                 if not m.error and m.leader_endpoint}
 
-    def inject(self, planned: fl.PlannedFault, load: Load) -> list[int]:
-        """Apply one planned fault; returns the pids it paused (to be resumed ``--pause`` seconds later)."""
+    def inject(self, planned: fl.PlannedFault, load: Load) -> list[tuple[float, Hold]]:
+        """Apply one planned fault; returns what it holds and when to release it (seconds after the
+        load started): a paused pid (``--pause`` later), a stopped broker (``--broker-down`` later)."""
         o = self.o
         fault = planned.fault
         event = FaultEvent(planned.index, planned.at, str(fault))
         self.events.append(event)
         actors = self.sup.actors(memory=False)
-        leaders = self.leader_map() if fault.kind in (fl.KILL, fl.PAUSE, fl.BROKER, fl.ACTOR) else {}
+        leaders = self.leader_map() if fault.kind in (fl.KILL, fl.PAUSE, fl.BROKER, fl.STOP, fl.ACTOR) else {}
         victims = []
         sig = signal.SIGSTOP if fault.kind == fl.PAUSE else signal.SIGKILL
         if fault.kind in (fl.KILL, fl.PAUSE):
@@ -390,12 +418,18 @@ class Lab:
             broker = fl.choose(up, planned.pick)
             victims = [a for a in actors if broker is not None and a.broker == broker and a.alive]
             why = "no broker is up"
+        elif fault.kind == fl.STOP:
+            broker = fl.choose(fl.stoppable_brokers(actors, self.stopped, self.paused), planned.pick)
+            victims = [a for a in actors if broker is not None and a.broker == broker and a.alive]
+            why = "no broker is up (every one crashed, held down, stopped or with a paused actor)"
         else:  # refused up front by check_available
             raise CommandError(f"--faults {fault}: {fl.GROUPS_NOT_AVAILABLE}")
         if not victims:
             event.skipped = why
             self.say(f"fault {planned.index} {fault}: skipped, {why}")
             return []
+        if fault.kind == fl.STOP:
+            return self._stop(planned, event, broker, victims, leaders, load)
         with load.lock:  # no acknowledgement slips between the signal and the failover's start
             pids = {v.name: v.pid for v in victims}
             if fault.kind == fl.BROKER:
@@ -432,12 +466,87 @@ class Lab:
         else:
             event.action = "SIGKILL"
             what = f"SIGKILL {names}"
-        if partitions:
-            what += f"; leader of partition{'s' if len(partitions) > 1 else ''} {','.join(map(str, partitions))}"
-        else:
-            what += "; leads no partition: no failover figure"
-        self.say(f"fault {planned.index} {fault}: {what}", at)
-        return [pids[v.name] for v in gone] if fault.kind == fl.PAUSE else []
+        self.say(f"fault {planned.index} {fault}: {what}{self._led(partitions)}", at)
+        return [(at + o.pause, Hold(PAUSED, pids[v.name])) for v in gone] if fault.kind == fl.PAUSE else []
+
+    @staticmethod
+    def _led(partitions: list[int]) -> str:
+        if not partitions:
+            return "; leads no partition: no failover figure"
+        return f"; leader of partition{'s' if len(partitions) > 1 else ''} {','.join(map(str, partitions))}"
+
+    def _stop(self, planned: fl.PlannedFault, event: FaultEvent, broker: int, victims: list, leaders: dict,
+              load: Load) -> list[tuple[float, Hold]]:
+        """A controlled stop: the failovers open before ``stop_broker`` (the leaderships move inside it),
+        unsettled until it returns; the load's lock is held only to open and settle them, never
+        across the call, so the lab delays no acknowledgement."""
+        from wire.errors import InvalidRequest
+
+        o = self.o
+        partitions = fl.partitions_led_by(victims, o.topic, o.partitions, leaders)
+        measure = bool(partitions) and o.acks != 0  # acks=0: no acknowledgement to close a failover
+        with load.lock:
+            at = time.monotonic() - self.t0
+            if measure:
+                load.clock.fault(planned.index, partitions, at + self.t0, settled=False)
+        self.stopped[broker] = planned.index  # from here on the end starts it again, whatever happens
+        try:
+            answer = self.sup.stop_broker(broker)
+        except InvalidRequest as exc:  # stopped by someone else: nothing happened here
+            del self.stopped[broker]
+            with load.lock:
+                load.clock.cancel(planned.index)
+            event.skipped = f"broker {broker} could not be stopped: {exc}"
+            self.say(f"fault {planned.index} {planned.fault}: skipped, {event.skipped}")
+            return []
+        done = time.monotonic()
+        if measure:
+            with load.lock:
+                load.clock.settle(planned.index, done)
+        pids = {v.name: v.pid for v in victims}
+        event.injected_at = round(at, 4)
+        event.victims = list(answer.stopped)
+        event.partitions = partitions
+        event.action = f"controlled stop of broker {broker} for {o.broker_down:g} s"
+
+        def where(topic: str, partition: int) -> str:
+            return f"partition {partition}" if topic == o.topic else f"{topic}-{partition}"
+
+        event.details = [f"moved leader of {where(m.topic, m.partition)} to broker {m.leader} "
+                         f"(epoch {m.leader_epoch})" for m in answer.moved]
+        if answer.remaining:
+            event.details.append("not moved, no in-sync replica elsewhere: " + ", ".join(answer.remaining))
+        if answer.stranded:
+            event.details.append("nowhere to move: " + ", ".join(answer.stranded))
+        if not answer.controlled:
+            event.details.append("not controlled (controller unreachable or controlled.shutdown.enable=false): "
+                                 "nothing moved first")
+        stopped = ", ".join(f"{n} (pid {pids[n]})" if n in pids else n for n in answer.stopped) or "nothing"
+        self.say(f"fault {planned.index} {planned.fault}: {event.action} (took {done - self.t0 - at:.3f} s): "
+                 + "".join(f"{d}; " for d in event.details) + f"stopped {stopped}{self._led(partitions)}", at)
+        return [(done - self.t0 + o.broker_down, Hold(STOPPED, broker))]
+
+    # -- releasing what faults hold ---------------------------------------------------------
+    @property
+    def holding(self) -> bool:
+        return bool(self.paused or self.stopped)
+
+    def release(self, hold: Hold) -> None:
+        if hold.kind == PAUSED:
+            self.resume(hold.target)
+        elif hold.kind == STOPPED:
+            self.start(hold.target)
+
+    def release_all(self) -> None:
+        """Resume every paused actor and start every stopped broker (the end of a run, even a failed one)."""
+        holds = [Hold(PAUSED, pid) for pid in self.paused] + [Hold(STOPPED, b) for b in self.stopped]
+        for hold in holds:
+            try:
+                self.release(hold)
+            except Exception as exc:  # noqa: BLE001 - the others still get released; a note says so
+                note = f"could not release {hold.kind} {hold.target}: {type(exc).__name__}: {exc}"
+                self.notes.append(note)
+                self.say(note)
 
     def resume(self, pid: int) -> None:
         name = self.paused.pop(pid, None)
@@ -449,13 +558,22 @@ class Lab:
         except ProcessLookupError:
             self.say(f"resume: {name} (pid {pid}) is gone already (killed while paused)")
 
-    def resume_all(self) -> None:
-        for pid in list(self.paused):
-            self.resume(pid)
+    def start(self, broker: int) -> None:
+        from wire.errors import InvalidRequest
+
+        if self.stopped.pop(broker, None) is None:
+            return
+        try:
+            started = self.sup.start_broker(broker)
+        except InvalidRequest as exc:  # started by someone else meanwhile
+            self.say(f"start: broker {broker}: {exc}")
+            return
+        self.say(f"start: broker {broker} ({', '.join(started) or 'nothing to start'}; its replicas follow)")
 
     # -- the run -------------------------------------------------------------------------
     def drive(self, load: Load, schedule: list[fl.PlannedFault]) -> None:
-        """Faults at their times, resumes, status lines and failovers as they happen, until the load is done."""
+        """Faults at their times, releases (resumes, starts), status lines and failovers as they happen,
+        until the load is done and nothing is held."""
         o = self.o
         events: list = [(p.at, 0, p.index, "fault", p) for p in schedule]
         events += [(STATUS_EVERY_S * k, 2, k, "status", None) for k in range(1, int(o.duration / STATUS_EVERY_S) + 1)
@@ -471,9 +589,9 @@ class Lab:
                 _, _, _, kind, item = heapq.heappop(events)
                 later = []
                 if kind == "fault":
-                    later = [(now + o.pause, "resume", pid) for pid in self.inject(item, load)]
-                elif kind == "resume":
-                    self.resume(item)
+                    later = [(at, "release", hold) for at, hold in self.inject(item, load)]
+                elif kind == "release":
+                    self.release(item)
                 elif kind == "status":
                     self._status(load)
                     if stopped and load.is_alive():
@@ -488,7 +606,7 @@ class Lab:
                     order += 1
                     heapq.heappush(events, (at, 1, order, what, thing))
                 continue
-            if stopped and not load.is_alive() and not self.paused:
+            if stopped and not load.is_alive() and not self.holding:
                 break
             if not stopped and not load.is_alive():  # the producer died before its time
                 raise CommandError(f"the lab's producer stopped: {type(load.error).__name__}: {load.error}")
@@ -679,7 +797,7 @@ def _run(sup, opts: LabOptions, schedule, out) -> LabResult:
             load.abort.set()
         raise
     finally:
-        lab.resume_all()
+        lab.release_all()  # resumed and started again before the read-back, even when the run fails
         if load is not None:
             load.stopping.set()
             load.join(load.end_wait_s + 10)
@@ -727,8 +845,18 @@ def report(result: LabResult) -> list[str]:
     no_figure = [e for e in result.faults if not e.skipped and not e.partitions]
     if s.count:
         lines.append("")
-        lines += table([(s.count, f"{s.median:.3f} s", f"{s.p99:.3f} s", f"{s.max:.3f} s", len(result.unresolved))],
-                       ("FAILOVERS", "MEDIAN", "P99", "MAX", "UNRESOLVED"), right=(0, 1, 2, 3, 4)).splitlines()
+
+        def row(name: str, fs: fl.FailoverStats, unresolved: int) -> tuple:
+            if not fs.count:
+                return (name, 0, "-", "-", "-", unresolved)
+            return (name, fs.count, f"{fs.median:.3f} s", f"{fs.p99:.3f} s", f"{fs.max:.3f} s", unresolved)
+
+        by_fault = result.stats_by_fault()
+        rows = [row("all", s, len(result.unresolved))]
+        if len(by_fault) > 1:  # one row per fault, to compare them (stop against broker, say)
+            rows += [row(name, fs, u) for name, (fs, u) in by_fault.items()]
+        lines += table(rows, ("FAULT", "FAILOVERS", "MEDIAN", "P99", "MAX", "UNRESOLVED"),
+                       right=(1, 2, 3, 4, 5)).splitlines()
     elif o.acks == 0:
         lines.append("failovers: not measured with acks=0 (nothing is acknowledged; a send counts as acknowledged "
                      "once it left, without an offset)")

@@ -9,10 +9,13 @@ passes times in), so everything is unit-tested directly
 * :func:`plan_faults` turns (seed, faults, duration, interval) into the schedule:
   the same seed always gives the same schedule (times, kinds and each fault's
   ``pick``, the number that chooses its victim among the candidates of the moment).
-* :func:`leader_actors`, :func:`follower_actors`, :func:`choose` and
-  :func:`partitions_led_by` find victims and the partitions a fault takes down.
+* :func:`leader_actors`, :func:`follower_actors`, :func:`stoppable_brokers`,
+  :func:`choose` and :func:`partitions_led_by` find victims and the partitions a
+  fault takes down.
 * :class:`FailoverClock` measures failovers: fault → first acknowledgement of a
-  record sent to an affected partition after the fault.
+  record sent to an affected partition after the fault (for a fault that takes a
+  while, like a controlled stop, also the longest wait of a record sent meanwhile);
+  :func:`failover_stats_by` breaks them down by fault.
 * :func:`judge` compares what was acknowledged with what was read back.
 """
 
@@ -28,8 +31,8 @@ from typing import NamedTuple, Protocol
 
 # -- fault names -------------------------------------------------------------------------------
 
-KILL, ACTOR, FOLLOWER, CONTROLLER, BROKER, PAUSE, MEMBER, COORDINATOR = (
-    "kill", "actor", "follower", "controller", "broker", "pause", "member", "coordinator",
+KILL, ACTOR, FOLLOWER, CONTROLLER, BROKER, STOP, PAUSE, MEMBER, COORDINATOR = (
+    "kill", "actor", "follower", "controller", "broker", "stop", "pause", "member", "coordinator",
 )
 FAULT_HELP = {
     KILL: "SIGKILL a random partition leader",
@@ -37,11 +40,15 @@ FAULT_HELP = {
     FOLLOWER: "SIGKILL a random follower (a fetcher-... actor; needs RF > 1 and replication)",
     CONTROLLER: "SIGKILL the controller",
     BROKER: "crash a whole broker (SIGKILL every actor of it) and keep it down --broker-down seconds",
+    STOP: "stop a random broker cleanly (controlled shutdown: its leaderships moved to in-sync replicas "
+          "first), keep it down --broker-down seconds, then start it again",
     PAUSE: "SIGSTOP a random partition leader for --pause seconds, then SIGCONT",
     MEMBER: "kill a consumer-group member (not available yet)",
     COORDINATOR: "kill a group coordinator (not available yet)",
 }
 KINDS = tuple(FAULT_HELP)
+# Faults, not operations: a controlled stop (``stop``) is a planned restart, chosen on purpose
+# (it is what to compare ``broker`` with); leaving it out also keeps every default seed's schedule.
 DEFAULT_FAULTS = "kill,pause,broker,controller"
 GROUPS_NOT_AVAILABLE = "not available yet: consumer groups come with the GroupCoordinator"
 
@@ -140,6 +147,7 @@ class ActorLike(Protocol):  # supervisor's control.ActorStatus has these fields
     broker: int
     alive: bool
     endpoint: str
+    pid: int
 
 
 class LeaderInfo(NamedTuple):
@@ -179,6 +187,18 @@ def follower_actors(actors: Iterable[ActorLike]) -> list[ActorLike]:
                   key=lambda a: a.name)
 
 
+def stoppable_brokers(actors: Iterable[ActorLike], stopped: Iterable[int] = (),
+                      paused_pids: Iterable[int] = ()) -> list[int]:
+    """Brokers a controlled stop may take, sorted: the broker actor runs (not crashed, not held
+    down), the lab has not stopped it already, and none of its actors is SIGSTOPped (a stopped
+    process takes its SIGTERM only once resumed, so the stop would hang until then)."""
+    actors = list(actors)
+    stopped, paused = set(stopped), set(paused_pids)
+    frozen = {a.broker for a in actors if a.alive and a.pid in paused}
+    return sorted({a.broker for a in actors if a.kind == "broker" and a.alive and a.broker >= 0}
+                  - stopped - frozen)
+
+
 def choose(candidates: Sequence, pick: float):
     """The ``pick``-th of the candidates (sorted by name, or as given for plain values); None if there are none."""
     if not candidates:
@@ -210,36 +230,74 @@ class Failover(NamedTuple):
     duration: float  # fault → first acknowledgement of a record sent after it
 
 
+@dataclass
+class _Open:
+    index: int
+    at: float  # the fault began
+    settled: float  # the fault was complete (math.inf: not yet)
+    worst: float = 0.0  # the longest wait of a record sent in [at, settled)
+
+
 class FailoverClock:
     """Open failovers per partition; an acknowledgement closes those it proves over.
 
     A failover of partition p opened at ``at`` closes at the first acknowledgement
     of a record *sent to p at or after* ``at`` — a record sent before the fault and
-    acknowledged after it proves nothing about the new leader. Not thread-safe:
-    the caller holds its own lock.
+    acknowledged after it proves nothing about the new leader. Its duration is
+    fault → that acknowledgement.
+
+    A fault that takes a while (a controlled stop: leaderships move, then the
+    broker stops) is opened *unsettled*, and :meth:`settle` says when it is complete.
+    Until then the old leader may still be serving, so an acknowledgement proves
+    nothing; instead each record sent to p meanwhile counts with its own wait
+    (sent → acknowledged). The failover closes at the first acknowledgement of a
+    record sent at or after the settling, and lasts the longest of: those waits,
+    and settling → that acknowledgement (a partition the stop could not move waits
+    for the broker to be back). A settled fault (``settled`` at ``at``) is the
+    plain rule above. Not thread-safe: the caller holds its own lock.
     """
 
     def __init__(self) -> None:
-        self._open: dict[int, list[tuple[int, float]]] = defaultdict(list)
+        self._open: dict[int, list[_Open]] = defaultdict(list)
         self.closed: list[Failover] = []
 
-    def fault(self, index: int, partitions: Iterable[int], at: float) -> None:
+    def fault(self, index: int, partitions: Iterable[int], at: float, *, settled: bool = True) -> None:
         for p in partitions:
-            self._open[p].append((index, at))
+            self._open[p].append(_Open(index, at, at if settled else math.inf))
+
+    def settle(self, index: int, when: float) -> None:
+        """Fault ``index`` is complete at ``when``: from now on acknowledgements can close its failovers."""
+        for waiting in self._open.values():
+            for w in waiting:
+                if w.index == index:
+                    w.settled = max(when, w.at)
+
+    def cancel(self, index: int) -> None:
+        """Fault ``index`` did not happen after all: forget its open failovers."""
+        for p, waiting in self._open.items():
+            self._open[p] = [w for w in waiting if w.index != index]
 
     def ack(self, partition: int, sent_at: float, acked_at: float) -> list[Failover]:
         waiting = self._open.get(partition)
         if not waiting:
             return []
-        done = [Failover(i, partition, at, acked_at - at) for i, at in waiting if sent_at >= at]
+        done, still = [], []
+        for w in waiting:
+            if sent_at >= w.settled:
+                done.append(Failover(w.index, partition, w.at, max(acked_at - w.settled, w.worst)
+                                     if w.settled > w.at else acked_at - w.at))
+                continue
+            if sent_at >= w.at:
+                w.worst = max(w.worst, acked_at - sent_at)
+            still.append(w)
         if done:
-            self._open[partition] = [(i, at) for i, at in waiting if sent_at < at]
+            self._open[partition] = still
             self.closed.extend(done)
         return done
 
     def unresolved(self) -> list[tuple[int, int, float]]:
         """(fault, partition, at) of every failover no acknowledgement closed."""
-        return sorted((i, p, at) for p, waiting in self._open.items() for i, at in waiting)
+        return sorted((w.index, p, w.at) for p, waiting in self._open.items() for w in waiting)
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -265,6 +323,17 @@ def failover_stats(durations: Iterable[float]) -> FailoverStats:
     if not values:
         return FailoverStats(0, None, None, None)
     return FailoverStats(len(values), statistics.median(values), percentile(values, 99), values[-1])
+
+
+def failover_stats_by(failovers: Iterable[Failover], names: dict[int, str]) -> dict[str, FailoverStats]:
+    """Failover stats per fault name (``names``: fault index → its name, e.g. ``stop`` or
+    ``actor:broker-2``), in the order the names first appear by fault index; only names with
+    failovers. A failover of an index ``names`` does not know counts under ``?``."""
+    durations: dict[str, list[float]] = defaultdict(list)
+    for f in failovers:
+        durations[names.get(f.fault, "?")].append(f.duration)
+    order = [n for _, n in sorted(names.items())] + ["?"]
+    return {n: failover_stats(durations[n]) for n in dict.fromkeys(order) if n in durations}
 
 
 # -- the verdict -------------------------------------------------------------------------------

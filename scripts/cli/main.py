@@ -308,7 +308,7 @@ def build_parser() -> Parser:
                    help="the topic's min.insync.replicas (default 2, at most the replication factor)")
     p.add_argument("--acks", choices=ACKS, default="all", help="all, 1 or 0 (default all)")
     p.add_argument("--broker-down", type=positive_seconds, default=3.0, metavar="S",
-                   help="how long a crashed broker stays down (default 3)")
+                   help="how long a crashed (broker) or cleanly stopped (stop) broker stays down (default 3)")
     p.add_argument("--pause", type=positive_seconds, default=3.0, metavar="S",
                    help="how long a paused leader stays SIGSTOPped (default 3)")
     p.add_argument("--rate", type=positive_int, default=1000, help="records per second to send (default 1000)")

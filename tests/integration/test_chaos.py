@@ -1,6 +1,8 @@
 """The fault lab (``zafka chaos``, scripts/chaos.py) against real clusters.
 
 * a short run through the command line, end to end (``make test``);
+* a short run of controlled stops (``--faults stop``, RF 3, acks=all): leaderships
+  move before the broker stops, it starts again, nothing is lost;
 * the long run (``make test-slow``): 60 s of SIGKILLed leaders, crashed brokers,
   paused leaders and a killed controller lose, reorder and move no acknowledged
   record, and failovers are measured.
@@ -55,6 +57,34 @@ def test_short_lab_run_end_to_end(tmp_path):
     assert any(line.startswith("failover: partition ") for line in (x.split("] ", 1)[-1] for x in progress))
     assert progress[-1].startswith("OK: nothing acknowledged was lost")
     assert any(line.split()[:2] == ["lost", "0"] for line in progress)
+
+
+def test_controlled_stops_move_leaderships_and_lose_nothing(tmp_path):
+    argv = [sys.executable, os.path.join(ROOT, "scripts", "chaos.py"), "--duration", "7", "--interval", "3",
+            "--faults", "stop", "--broker-down", "1.5", "--seed", "7", "--replication-factor", "3",
+            "--min-insync-replicas", "2", "--acks", "all", "--rate", "300", "--json",
+            "--data-dir", str(tmp_path / "lab")]
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    env.pop("ZAFKA_BOOTSTRAP", None)
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    progress = [line.split("] ", 1)[-1] for line in done.stderr.splitlines()]
+    stops = [e for e in summary["faults"] if not e["skipped"]]
+    assert [e["fault"] for e in stops] == ["stop", "stop"], summary["faults"]
+    for e in stops:
+        broker = int(e["action"].split()[4])
+        assert e["action"] == f"controlled stop of broker {broker} for 1.5 s" and f"broker-{broker}" in e["victims"]
+        assert all(any(d.startswith(f"moved leader of partition {p} to broker ") for d in e["details"])
+                   for p in e["partitions"]), e
+        assert f"start: broker {broker} (" in "\n".join(progress)  # started again, before the read-back
+    v = summary["verdict"]
+    assert v["ok"] and v["lost"] == v["reordered"] == v["wrong_offset"] == 0 and v["acknowledged"] > 1000
+    led = sum(len(e["partitions"]) for e in stops)
+    assert led >= 1  # the first stop takes a broker leading a partition
+    assert summary["failover"]["count"] == summary["failover"]["by_fault"]["stop"]["count"] == led
+    assert summary["failover"]["unresolved"] == 0
+    assert progress[-1].startswith("OK: nothing acknowledged was lost")
 
 
 def test_a_verdict_with_a_lost_record_exits_non_zero():

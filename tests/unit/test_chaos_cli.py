@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from types import SimpleNamespace
+
 import pytest
 
 from scripts import chaos as chaos_script
@@ -99,8 +103,8 @@ def test_report_of_a_good_run():
     assert lines[-1].startswith("OK: ")
     assert result.exit_status == 0
     summary = result.summary()
-    assert summary["verdict"]["ok"] and summary["failover"] == {
-        "count": 1, "median_s": 0.25, "p99_s": 0.25, "max_s": 0.25, "unresolved": 0}
+    one = {"count": 1, "median_s": 0.25, "p99_s": 0.25, "max_s": 0.25, "unresolved": 0}
+    assert summary["verdict"]["ok"] and summary["failover"] == {**one, "by_fault": {"kill": one}}
     assert summary["faults"][0]["failovers"] == [{"partition": 0, "seconds": 0.25}]
 
 
@@ -112,3 +116,128 @@ def test_report_of_a_run_that_lost_a_record():
     assert lines[-1] == "FAIL: 1 lost, 0 reordered, 0 at a wrong offset (repeat with --seed 42)"
     assert result.exit_status == 1
     assert result.summary()["exit_status"] == 1
+
+
+def test_the_failovers_are_broken_down_by_fault_to_compare_a_stop_with_a_crash():
+    records = [fl.Record(0, i, i) for i in range(10)]
+    faults = [chaos.FaultEvent(1, 3.0, "stop", 3.0, "controlled stop of broker 1 for 3 s", ["broker-1"], [0]),
+              chaos.FaultEvent(2, 6.0, "broker", 6.0, "crash broker 2 for 3 s", ["broker-2"], [1, 2]),
+              chaos.FaultEvent(3, 9.0, "stop", 9.0, "controlled stop of broker 3 for 3 s", ["broker-3"], [2])]
+    failovers = [fl.Failover(1, 0, 3.0, 0.02), fl.Failover(2, 1, 6.0, 3.5), fl.Failover(2, 2, 6.0, 3.25)]
+    result = lab_result(records, records, failovers, faults)
+    result.unresolved = [(3, 2, 9.0)]
+    lines = chaos.report(result)
+    at = next(i for i, line in enumerate(lines) if line.startswith("FAULT"))
+    assert lines[at].split() == ["FAULT", "FAILOVERS", "MEDIAN", "P99", "MAX", "UNRESOLVED"]
+    assert lines[at + 1].split() == ["all", "3", "3.250", "s", "3.500", "s", "3.500", "s", "1"]
+    assert lines[at + 2].split() == ["stop", "1", "0.020", "s", "0.020", "s", "0.020", "s", "1"]
+    assert lines[at + 3].split() == ["broker", "2", "3.375", "s", "3.500", "s", "3.500", "s", "0"]
+    by = result.summary()["failover"]["by_fault"]
+    assert by == {"stop": {"count": 1, "median_s": 0.02, "p99_s": 0.02, "max_s": 0.02, "unresolved": 1},
+                  "broker": {"count": 2, "median_s": 3.375, "p99_s": 3.5, "max_s": 3.5, "unresolved": 0}}
+
+
+def test_the_help_names_the_stop_fault(capsys):
+    with pytest.raises(SystemExit):
+        main(["chaos", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "stop: stop a random broker cleanly (controlled shutdown" in text
+    assert "crashed (broker) or cleanly stopped (stop) broker stays down" in text
+
+
+# -- a controlled stop, against a fake supervisor ------------------------------------------------
+
+class FakeSupervisor:
+    """Three brokers, each with a broker actor and the leader of one partition; stop/start as the
+    real one answers them, checking that the lab holds no load lock across ``stop_broker``."""
+
+    def __init__(self, load_lock: threading.Lock, refuse: bool = False):
+        self.lock = load_lock
+        self.refuse = refuse
+        self.down: set[int] = set()
+        self.calls: list = []
+
+    def actors(self, memory=True):
+        out = [SimpleNamespace(name="controller", kind="controller", broker=-1, pid=1, alive=True, endpoint="c")]
+        for b in (1, 2, 3):
+            up = b not in self.down
+            out += [SimpleNamespace(name=f"broker-{b}", kind="broker", broker=b, pid=10 * b, alive=up,
+                                    endpoint=f"b{b}"),
+                    SimpleNamespace(name=f"leader-chaos-{b - 1}", kind="replica", broker=b, pid=10 * b + 1,
+                                    alive=up, endpoint=f"l{b - 1}")]
+        return out
+
+    def stop_broker(self, broker):
+        from wire import control
+        from wire.errors import InvalidRequest
+
+        assert self.lock.acquire(blocking=False), "the load's lock is held across stop_broker"
+        self.lock.release()
+        self.calls.append(("stop", broker))
+        if self.refuse:
+            raise InvalidRequest(f"broker {broker} is already stopped")
+        self.down.add(broker)
+        time.sleep(0.02)
+        return control.BrokerStopResponse(
+            moved=[control.MovedLeadership("chaos", broker - 1, broker % 3 + 1, 3, "x")],
+            stranded=["chaos-9"], stopped=[f"broker-{broker}", f"leader-chaos-{broker - 1}"])
+
+    def start_broker(self, broker):
+        self.calls.append(("start", broker))
+        self.down.discard(broker)
+        return [f"broker-{broker}"]
+
+
+def stop_lab(refuse=False):
+    lines: list[str] = []
+    opts = chaos.LabOptions(seed=1, faults=fl.parse_faults("stop"), broker_down=2.5).resolved()
+    load = SimpleNamespace(lock=threading.Lock(), clock=fl.FailoverClock())
+    lab = chaos.Lab(FakeSupervisor(load.lock, refuse), opts, lines.append)
+    lab.leader_map = dict  # no metadata: leaders by name (leader-chaos-P)
+    return lab, load, lines
+
+
+def test_a_stop_opens_the_failover_before_and_settles_it_after_the_stop_then_starts_the_broker_again():
+    lab, load, lines = stop_lab()
+    before = time.monotonic()
+    holds = lab.inject(fl.PlannedFault(1, 3.0, fl.Fault("stop"), 0.5), load)  # the middle one of 1, 2, 3: broker 2
+    after = time.monotonic()
+    assert lab.sup.calls == [("stop", 2)] and lab.stopped == {2: 1}
+    [(release_at, hold)] = holds
+    assert hold == chaos.Hold(chaos.STOPPED, 2)
+    assert release_at == pytest.approx(after - lab.t0 + 2.5, abs=0.01)  # --broker-down after the stop returned
+    [event] = lab.events
+    assert event.action == "controlled stop of broker 2 for 2.5 s"
+    assert event.victims == ["broker-2", "leader-chaos-1"] and event.partitions == [1]
+    assert event.details == ["moved leader of partition 1 to broker 3 (epoch 3)", "nowhere to move: chaos-9"]
+    line = lines[-1]
+    assert "fault 1 stop: controlled stop of broker 2 for 2.5 s (took " in line
+    assert "moved leader of partition 1 to broker 3 (epoch 3); nowhere to move: chaos-9; stopped broker-2 (pid 20)" \
+        in line and line.endswith("; leader of partition 1")
+    # opened before the stop (an acknowledgement during it is a wait, not a close), settled after it
+    [(index, partition, opened)] = load.clock.unresolved()
+    assert (index, partition) == (1, 1) and before <= opened <= after
+    assert load.clock.ack(1, sent_at=opened + 0.001, acked_at=after - 0.001) == []  # would close a settled one
+    [f] = load.clock.ack(1, sent_at=after + 0.001, acked_at=after + 0.01)
+    assert f.fault == 1 and f.duration >= 0.009
+    # a broker the lab stopped is no candidate for another stop
+    lab.inject(fl.PlannedFault(2, 4.0, fl.Fault("stop"), 0.99), load)
+    assert lab.sup.calls[-1] == ("stop", 3) and set(lab.stopped) == {2, 3}
+    lab.release(hold)
+    assert lab.sup.calls[-1] == ("start", 2) and lines[-1].endswith("start: broker 2 (broker-2; its replicas follow)")
+    assert lab.holding
+    lab.release_all()  # the end of a run: every broker the lab stopped starts again
+    assert lab.sup.calls[-1] == ("start", 3) and not lab.holding and not lab.sup.down
+    lab.release(hold)  # released already: nothing
+    assert lab.sup.calls.count(("start", 2)) == 1
+
+
+def test_a_stop_that_is_refused_is_skipped_and_measures_nothing():
+    lab, load, lines = stop_lab(refuse=True)
+    assert lab.inject(fl.PlannedFault(1, 3.0, fl.Fault("stop"), 0.0), load) == []
+    assert lab.events[0].skipped.startswith("broker 1 could not be stopped: ")
+    assert "fault 1 stop: skipped, broker 1 could not be stopped" in lines[-1]
+    assert load.clock.unresolved() == [] and not lab.holding
+    lab.sup.refuse, lab.sup.down = False, {1, 2, 3}  # every broker down: nothing to stop
+    assert lab.inject(fl.PlannedFault(2, 6.0, fl.Fault("stop"), 0.0), load) == []
+    assert lab.events[1].skipped.startswith("no broker is up")

@@ -32,6 +32,7 @@ def test_parse_faults_reads_names_targets_and_repeats():
     ("actor", "name the actor"),
     ("actor:", "name the actor"),
     ("kill:leader-x-0", "only actor:NAME takes a name"),
+    ("stop:2", "only actor:NAME takes a name"),
     (",", "names no fault"),
 ])
 def test_parse_faults_refuses_what_is_no_fault(text, words):
@@ -48,9 +49,20 @@ def test_group_faults_are_accepted_by_name_but_refused_as_not_available(kind):
     fl.check_available(fl.parse_faults("kill,pause,broker,controller,follower,actor:x"))  # the rest passes
 
 
+def test_stop_is_a_fault_with_help_but_not_a_default():
+    assert fl.parse_faults("stop,broker, STOP") == [Fault("stop"), Fault("broker")]
+    assert fl.STOP == "stop" and fl.STOP in fl.KINDS
+    assert fl.KINDS.index("stop") == fl.KINDS.index("broker") + 1  # listed next to the crash it compares with
+    assert "controlled shutdown" in fl.FAULT_HELP["stop"] and "--broker-down" in fl.FAULT_HELP["stop"]
+    assert "stop" not in fl.DEFAULT_FAULTS.split(",")
+    fl.check_available(fl.parse_faults("stop"))
+    with pytest.raises(fl.FaultError, match=r"faults are kill, actor:NAME, .*broker, stop, pause"):
+        fl.parse_faults("halt")
+
+
 # -- the schedule ---------------------------------------------------------------------------
 
-faults_st = st.lists(st.sampled_from([Fault(k) for k in ("kill", "pause", "broker", "controller", "follower")]
+faults_st = st.lists(st.sampled_from([Fault(k) for k in ("kill", "pause", "broker", "stop", "controller", "follower")]
                                      + [Fault("actor", "broker-1")]), min_size=1, max_size=6, unique=True)
 
 
@@ -77,6 +89,14 @@ def test_schedule_examples():
     assert fl.plan_faults(5, [Fault("kill")], duration=2, interval=2) == []  # the first slot is at the interval
     seeds = {tuple(p.fault for p in fl.plan_faults(s, fl.parse_faults(fl.DEFAULT_FAULTS), 60, 2)) for s in range(20)}
     assert len(seeds) > 1  # the seed matters
+
+
+def test_a_schedule_of_stops_and_crashes_alternates_them_round_by_round():
+    plan = fl.plan_faults(20261202, fl.parse_faults("stop,broker"), duration=30, interval=3)
+    assert [p.at for p in plan] == [3 * k for k in range(1, 10)]
+    kinds = [p.fault.kind for p in plan]
+    assert [sorted(kinds[i:i + 2]) for i in range(0, 8, 2)] == [["broker", "stop"]] * 4
+    assert Counter(kinds) in (Counter(stop=5, broker=4), Counter(stop=4, broker=5))
 
 
 # -- victims --------------------------------------------------------------------------------
@@ -131,6 +151,23 @@ def test_followers_are_fetcher_actors_and_none_today():
     assert fl.choose(fl.follower_actors(later), 0.99).name == "fetcher-chaos-0-2"
 
 
+def test_stoppable_brokers_are_up_not_stopped_and_not_paused():
+    actors = [
+        A("controller", "controller", -1, pid=1),
+        A("broker-1", "broker", 1, pid=11), A("leader-chaos-0", "replica", 1, pid=12),
+        A("broker-2", "broker", 2, pid=21), A("leader-chaos-1", "replica", 2, pid=22),
+        A("broker-3", "broker", 3, alive=False, pid=31),  # crashed, held down
+        A("leader-chaos-2", "replica", 3, alive=False, pid=32),
+        A("broker-4", "broker", 4, pid=41), A("leader-chaos-3", "replica", 4, pid=42),
+    ]
+    assert fl.stoppable_brokers(actors) == [1, 2, 4]
+    assert fl.stoppable_brokers(actors, stopped={4}) == [1, 2]
+    assert fl.stoppable_brokers(actors, stopped=[4], paused_pids={22: "leader-chaos-1"}) == [1]  # SIGTERM would wait
+    assert fl.stoppable_brokers(actors, paused_pids=[32]) == [1, 2, 4]  # a dead pid pauses nothing
+    assert fl.stoppable_brokers([a for a in actors if a.kind != "broker"]) == []
+    assert fl.choose(fl.stoppable_brokers(actors), 0.5) == 2
+
+
 @given(st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=10, unique=True), st.floats(0, 0.999999))
 def test_choose_is_deterministic_whatever_the_listing_order(names, pick):
     actors = [A(n) for n in names]
@@ -164,6 +201,52 @@ def test_a_record_sent_between_two_faults_closes_only_the_first():
     clock.fault(2, [0], at=2.0)
     assert clock.ack(0, sent_at=1.5, acked_at=2.5) == [fl.Failover(1, 0, 1.0, 1.5)]
     assert clock.unresolved() == [(2, 0, 2.0)]
+
+
+def test_an_unsettled_fault_counts_the_waits_of_records_sent_while_it_goes_on():
+    # a controlled stop from 10.0 to 10.4: the old leader serves, steps down (moved), the new one serves
+    clock = fl.FailoverClock()
+    clock.fault(1, [0, 1], at=10.0, settled=False)
+    assert clock.ack(0, sent_at=9.9, acked_at=10.05) == []  # sent before: proves nothing, waits nothing
+    assert clock.ack(0, sent_at=10.01, acked_at=10.02) == []  # the old leader still serving: not a close
+    assert clock.ack(0, sent_at=10.1, acked_at=10.18) == []  # NOT_LEADER, retried at the new leader: waited 0.08
+    assert clock.ack(0, sent_at=20.0, acked_at=20.01) == []  # not settled yet: nothing closes
+    assert clock.unresolved() == [(1, 0, 10.0), (1, 1, 10.0)]
+    clock.settle(1, 10.4)
+    assert clock.ack(0, sent_at=10.3, acked_at=10.35) == []  # sent before the settling: a wait of 0.05
+    [f] = clock.ack(0, sent_at=10.4, acked_at=10.41)
+    assert (f.fault, f.partition, f.at) == (1, 0, 10.0) and f.duration == pytest.approx(0.08)  # the longest wait
+    # partition 1 could not move (RF 1): its first acknowledgement comes when the broker is back
+    assert clock.ack(1, sent_at=10.39, acked_at=13.6) == []  # in flight at the stop: waited 3.21
+    [g] = clock.ack(1, sent_at=10.5, acked_at=13.7)
+    assert g.duration == pytest.approx(3.3)  # settling -> acknowledgement, longer than any wait
+    assert clock.unresolved() == []
+
+
+def test_a_fault_settled_at_once_is_the_plain_rule_and_a_cancelled_one_is_forgotten():
+    clock = fl.FailoverClock()
+    clock.fault(1, [0], at=5.0, settled=False)
+    clock.settle(1, 5.0)
+    assert clock.ack(0, sent_at=5.0, acked_at=5.5) == [fl.Failover(1, 0, 5.0, 0.5)]
+    clock.fault(2, [0, 1], at=6.0, settled=False)
+    clock.fault(3, [1], at=6.5)
+    clock.cancel(2)
+    assert clock.unresolved() == [(3, 1, 6.5)]
+    assert clock.ack(0, sent_at=6.1, acked_at=6.2) == []
+    assert clock.ack(1, sent_at=6.6, acked_at=6.9) == [fl.Failover(3, 1, 6.5, pytest.approx(0.4))]
+    clock.settle(99, 7.0)  # an unknown fault: nothing to settle
+
+
+def test_failover_stats_by_fault_name():
+    failovers = [fl.Failover(1, 0, 1.0, 0.01), fl.Failover(2, 1, 2.0, 2.5), fl.Failover(3, 2, 3.0, 0.03),
+                 fl.Failover(4, 0, 4.0, 1.5), fl.Failover(9, 0, 9.0, 1.0)]
+    names = {1: "stop", 2: "broker", 3: "stop", 4: "broker", 5: "controller"}
+    by = fl.failover_stats_by(failovers, names)
+    assert list(by) == ["stop", "broker", "?"]  # first appearance by index; controller has no failover
+    assert by["stop"] == fl.FailoverStats(2, pytest.approx(0.02), 0.03, 0.03)
+    assert by["broker"] == fl.FailoverStats(2, 2.0, 2.5, 2.5)
+    assert by["?"].count == 1
+    assert fl.failover_stats_by([], names) == {}
 
 
 @given(st.lists(st.floats(0, 1e4, allow_nan=False), min_size=1, max_size=300))
