@@ -1,9 +1,13 @@
 """Controller: the one actor that decides — topics, placement, leaders, epochs.
 
-Its state is a ``ClusterImage`` rebuilt on start by replaying its own metadata log
+Its state is a ``ClusterImage`` rebuilt on start from its own metadata log
 (``<data-dir>/controller/__cluster_metadata-0``, a ``storage.Log``): every change
-is appended there as an event before it is applied, so a killed controller comes
-back with exactly what it had acknowledged. It never touches partition data.
+is appended there as an event, and fsynced, before it is applied or answered, so a
+killed controller comes back with exactly what it had decided. Restarts stay fast
+however long the cluster has run: the image is snapshotted next to the log every
+``metadata.log.max.record.bytes.between.snapshots`` (``actors.metadata_snapshot``)
+and a restart replays only the events after the newest snapshot; segments every
+kept snapshot covers are deleted. It never touches partition data.
 
 Admin requests come here directly (clients find the controller in metadata, as
 Kafka's admin client does). Everyone else keeps a copy of the image fresh through
@@ -21,6 +25,7 @@ from wire import admin, control, errors
 from wire.metadata import BrokerInfo, ClusterImage, Metadata, MetadataImage, WatchMetadata
 
 from . import cluster_state as cs
+from . import metadata_snapshot
 from .config import (
     TOPIC_CONFIG_KEYS,
     ConfigError,
@@ -42,6 +47,7 @@ from .replication import (
 from .runtime import Actor
 
 METADATA_LOG = "__cluster_metadata-0"
+METADATA_SEGMENT_BYTES = 8 << 20  # KRaft's smallest metadata.log.segment.bytes; snapshots let old ones go
 DIED, SILENT, FENCED = "died", "silent", "fenced"  # why a replica may not lead until it registers again
 
 
@@ -49,11 +55,15 @@ class Controller(Actor):
     def setup(self) -> None:
         self.image = ClusterImage(controller_endpoint=self.spec.advertised)
         self.watchers: list[tuple[bytes, int, int, float]] = []  # peer, corr, version, deadline
-        self.metadata_log = Log(
-            os.path.join(self.spec.data_dir, "controller", METADATA_LOG),
-            LogConfig(segment_bytes=16 << 20, retention_ms=-1),
-        )
-        replayed = self._replay()
+        self.metadata_dir = os.path.join(self.spec.data_dir, "controller", METADATA_LOG)
+        self.metadata_log = Log(self.metadata_dir, LogConfig(segment_bytes=METADATA_SEGMENT_BYTES, retention_ms=-1,
+                                                             flush_messages=1))
+        self.snapshot_bytes = self.spec.config.metadata_log_max_record_bytes_between_snapshots
+        self.snapshot_interval_s = self.spec.config.metadata_log_max_snapshot_interval_ms / 1000
+        self.bytes_since_snapshot = 0  # the replayed tail counts: a crash loop still snapshots
+        started = time.monotonic()
+        snapshot_offset, replayed = self._load()
+        self.last_snapshot = time.monotonic()
         if not self.image.cluster_id:
             self._commit(cs.ClusterIdSet(cs.new_topic_id()[:22]))
         # a different version after every restart, so watchers always refetch
@@ -69,7 +79,10 @@ class Controller(Actor):
         self.shutting_down: dict[int, int] = {}
         self.leader_beats: dict[tuple[str, int], float] = {}
         self.next_rebalance = time.monotonic() + self.spec.config.leader_imbalance_check_interval_seconds
-        self.log.info("controller ready: %d events replayed, %d topics", replayed, len(self.image.topics))
+        self.log.info("controller ready in %.0f ms: %s%d events replayed, %d topics",
+                      (time.monotonic() - started) * 1000,
+                      f"snapshot at offset {snapshot_offset} loaded, " if snapshot_offset is not None else "",
+                      replayed, len(self.image.topics))
         self.handlers = {
             admin.CreateTopic: self.create_topic,
             admin.DeleteTopic: self.delete_topic,
@@ -93,8 +106,28 @@ class Controller(Actor):
         self.metadata_log.close()
 
     # -- the metadata log ------------------------------------------------------
-    def _replay(self) -> int:
-        count, offset = 0, self.metadata_log.log_start_offset
+    def _load(self) -> tuple[int | None, int]:
+        """The image from the newest snapshot plus the events after it: (snapshot offset, events replayed)."""
+        lg = self.metadata_log
+        snapshot = metadata_snapshot.load_latest(self.metadata_dir)
+        if snapshot is None:
+            if lg.log_start_offset > 0:  # the records below were deleted on the strength of snapshots now unreadable
+                raise RuntimeError(f"the metadata log starts at offset {lg.log_start_offset} and no readable snapshot "
+                                   f"in {self.metadata_dir} covers the records before it")
+            return None, self._replay(lg.log_start_offset)
+        if snapshot.offset < lg.log_start_offset:
+            raise RuntimeError(f"the newest readable snapshot ends at offset {snapshot.offset} but the metadata log "
+                               f"starts at {lg.log_start_offset}: the records between are gone")
+        if snapshot.offset > lg.log_end_offset:  # the log lost a tail the snapshot holds: carry on after it
+            self.log.warning("the metadata log ends at %d, before the snapshot at %d; continuing from the snapshot",
+                             lg.log_end_offset, snapshot.offset)
+            lg.truncate_fully_and_start_at(snapshot.offset)
+        self.image = snapshot.image
+        self.image.controller_endpoint = self.spec.advertised
+        return snapshot.offset, self._replay(snapshot.offset)
+
+    def _replay(self, offset: int) -> int:
+        count = 0
         while offset < self.metadata_log.log_end_offset:
             data = self.metadata_log.read(offset, 1 << 20)
             for batch in iter_batches(data):
@@ -102,13 +135,32 @@ class Controller(Actor):
                     if record.offset >= offset:
                         cs.apply(self.image, cs.EVENT_DECODER.decode(record.value))
                         count += 1
+                self.bytes_since_snapshot += batch.size
                 offset = batch.next_offset
         return count
 
     def _commit(self, event) -> None:
-        self.metadata_log.append(build_batch([cs.EVENT_ENCODER.encode(event)]))
+        batch = build_batch([cs.EVENT_ENCODER.encode(event)])
+        self.metadata_log.append(batch)
         cs.apply(self.image, event)
+        self.bytes_since_snapshot += len(batch)
+        if self.bytes_since_snapshot >= self.snapshot_bytes:
+            self._snapshot("size")
         self._wake_watchers()
+
+    def _snapshot(self, why: str) -> None:
+        """Write the image as of the log end; delete the segments every kept snapshot covers."""
+        offset = self.metadata_log.log_end_offset
+        started = time.monotonic()
+        metadata_snapshot.write(self.metadata_dir, metadata_snapshot.Snapshot(offset, self.image))
+        self.bytes_since_snapshot = 0
+        self.last_snapshot = time.monotonic()
+        deleted = []
+        needed = metadata_snapshot.oldest_needed_offset(self.metadata_dir)
+        if needed is not None:
+            deleted = self.metadata_log.delete_segments_below(needed)
+        self.log.info("snapshot at offset %d (%s) in %.1f ms%s", offset, why, (time.monotonic() - started) * 1000,
+                      f"; deleted metadata segments {deleted}" if deleted else "")
 
     def _touch(self) -> None:
         """A change that is not persisted (liveness): bump the version only."""
@@ -133,6 +185,9 @@ class Controller(Actor):
 
     def on_tick(self) -> None:
         now = time.monotonic()
+        if (self.bytes_since_snapshot and self.snapshot_interval_s > 0
+                and now - self.last_snapshot >= self.snapshot_interval_s):
+            self._snapshot("interval")
         if self.watchers:
             keep = []
             for entry in self.watchers:

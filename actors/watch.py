@@ -5,6 +5,12 @@ Brokers, leaders, cleaners and supervisors all act on the controller's image. A
 answers at once when its image differs, or after ``max_wait_ms``. While the
 controller is down the watcher retries with backoff and its owner keeps serving
 from the last image it had.
+
+The long poll goes through a ``ConnectionPool``, whose socket monitor fails the
+request the moment the controller's connection drops: a watch in flight to a
+killed controller does not wait out its timeout (up to 1.5 s) before asking the
+restarted one, so a failover decided by a new controller reaches every replica
+within one retry (``RETRY_MAX_S``).
 """
 
 from __future__ import annotations
@@ -12,11 +18,14 @@ from __future__ import annotations
 import logging
 import threading
 
-from wire.errors import ZafkaError
+from wire.connections import ConnectionPool
+from wire.errors import ZafkaError, error_for
 from wire.metadata import ClusterImage, WatchMetadata
-from wire.transport import Connection
 
 log = logging.getLogger(__name__)
+
+RETRY_MIN_S = 0.02
+RETRY_MAX_S = 0.2  # while the controller is away: how late at most a watcher notices it is back
 
 
 class MetadataWatcher(threading.Thread):
@@ -32,21 +41,23 @@ class MetadataWatcher(threading.Thread):
         self._stop.set()
 
     def run(self) -> None:
-        conn = Connection(self.controller)
-        backoff = 0.05
+        pool = ConnectionPool()
+        backoff = RETRY_MIN_S
         try:
             while not self._stop.is_set():
                 try:
-                    response, _ = conn.call(
-                        WatchMetadata(known_version=self.version, max_wait_ms=self.max_wait_ms),
+                    response, _ = pool.call(
+                        self.controller, WatchMetadata(known_version=self.version, max_wait_ms=self.max_wait_ms),
                         timeout_ms=self.max_wait_ms + 500,
                     )
+                    if response.error:
+                        raise error_for(response.error, response.message)
                 except ZafkaError as exc:
                     log.debug("metadata watch failed: %s", exc)
                     self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 1.0)
+                    backoff = min(backoff * 2, RETRY_MAX_S)
                     continue
-                backoff = 0.05
+                backoff = RETRY_MIN_S
                 image: ClusterImage = response.image
                 if image.version != self.version:
                     self.version = image.version
@@ -55,7 +66,7 @@ class MetadataWatcher(threading.Thread):
                     except Exception:  # noqa: BLE001 - the owner's bug must not kill the watcher
                         log.exception("metadata callback failed")
         finally:
-            conn.close()
+            pool.close()
 
 
 class ImageUpdate:

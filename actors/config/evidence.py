@@ -72,6 +72,12 @@ BROKER_KEY_TESTS: dict[str, tuple[str, ...]] = {
         _REPLICATION + "test_auto_leader_rebalance_gives_leadership_back_to_the_preferred_replica",
         "tests/unit/test_replication_rules.py::test_a_broker_is_imbalanced_when_it_leads_too_few_of_the_partitions_it_prefers",
     ),
+    "metadata.log.max.record.bytes.between.snapshots": (
+        "tests/unit/test_metadata_snapshot.py::test_a_restart_loads_the_newest_snapshot_and_replays_only_the_tail",
+    ),
+    "metadata.log.max.snapshot.interval.ms": (
+        "tests/unit/test_metadata_snapshot.py::test_an_idle_controller_snapshots_on_the_interval",
+    ),
     "controlled.shutdown.enable": (
         _SHUTDOWN + "test_a_broker_stop_moves_its_leaderships_before_its_actors_exit_and_loses_nothing",
         _SHUTDOWN + "test_with_controlled_shutdown_disabled_a_broker_stop_moves_nothing_first",
