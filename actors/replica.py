@@ -216,10 +216,17 @@ class PartitionReplica(Actor):
                       self.partition, epoch, was, isr, self.log_.log_end_offset, self.log_.high_watermark)
         self._maybe_advance_high_watermark()
 
+    def _not_leader(self, message: str, leader: int, epoch: int, endpoint: str | None) -> errors.NotLeader:
+        """NOT_LEADER naming the current leader when it is known, so clients go there at once."""
+        error = errors.NotLeader(message)
+        if leader >= 0 and leader != self.broker and endpoint:
+            error.current_leader = (leader, epoch, endpoint)
+        return error
+
     def _become_follower(self, leader: int, epoch: int, endpoint: str | None) -> None:
         was = self.role
-        self._fail_waiting(errors.NotLeader(
-            f"{self.topic}-{self.partition} is now led by broker {leader} (epoch {epoch})"
+        self._fail_waiting(self._not_leader(
+            f"{self.topic}-{self.partition} is now led by broker {leader} (epoch {epoch})", leader, epoch, endpoint
         ))
         self._new_generation()
         self.role = FOLLOWER if leader >= 0 else NONE
@@ -344,7 +351,8 @@ class PartitionReplica(Actor):
     def _check_leader(self) -> None:
         if self.role != LEADER:
             if self.leader >= 0 and self.leader != self.broker:
-                raise errors.NotLeader(f"{self.topic}-{self.partition} is led by broker {self.leader}")
+                raise self._not_leader(f"{self.topic}-{self.partition} is led by broker {self.leader}", self.leader,
+                                       self.epoch, self.leader_endpoint)
             raise errors.LeaderNotAvailable(f"{self.topic}-{self.partition} has no leader here yet")
 
     # -- produce ---------------------------------------------------------------------

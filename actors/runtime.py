@@ -128,7 +128,11 @@ class Actor(pykka.ThreadingActor):
 
     def reply_error(self, peer: bytes, corr: int, error: Exception) -> None:
         wire_error = to_wire_error(error)
-        self.reply(peer, corr, protocol.ErrorResponse(error=wire_error.code, message=str(wire_error)))
+        response = protocol.ErrorResponse(error=wire_error.code, message=str(wire_error))
+        hint = getattr(wire_error, "current_leader", None)  # (leader, epoch, endpoint): see ErrorResponse
+        if hint is not None:
+            response.leader, response.leader_epoch, response.leader_endpoint = hint
+        self.reply(peer, corr, response)
 
     def _dispatch(self, inbound: Inbound) -> None:
         """Run one request's handler and answer it; nothing it raises leaves this method.

@@ -49,6 +49,7 @@ class _Partition:
     endpoint: str | None = None
     stale: list = field(default_factory=list)  # old (socket, endpoint) answering NotLeader
     epoch: int = 0
+    hint: bool = False  # the stale endpoints' NotLeader names the current leader (KIP-951)
     available: bool = True
 
 
@@ -126,9 +127,10 @@ class FakeBroker:
         with self._lock:
             self.faults.append(_Fault(request, None if error is None else error.code, times, topic, partition, message))
 
-    def move_leader(self, topic: str, partition: int) -> str:
-        """A new leader endpoint takes over; the old one answers NotLeader from now on."""
-        return self._call(self._move_leader, topic, partition)
+    def move_leader(self, topic: str, partition: int, hint: bool = False) -> str:
+        """A new leader endpoint takes over; the old one answers NotLeader from now on (``hint``:
+        naming the new leader, as a zafka replica that knows it does)."""
+        return self._call(self._move_leader, topic, partition, hint)
 
     def kill_leader(self, topic: str, partition: int) -> None:
         """Close the leader's socket (clients see the TCP connection drop); metadata keeps naming it."""
@@ -207,8 +209,9 @@ class FakeBroker:
             sock, endpoint = self._bind()
             parts.append(_Partition(name, p, lg, sock, endpoint))
 
-    def _move_leader(self, topic: str, partition: int) -> str:
+    def _move_leader(self, topic: str, partition: int, hint: bool = False) -> str:
         part = self.topics[topic][partition]
+        part.hint = hint
         if part.socket is not None:
             part.stale.append((part.socket, part.endpoint))
         part.socket, part.endpoint = self._bind()
@@ -315,6 +318,11 @@ class FakeBroker:
             if part is None:
                 response = self._main_request(request)
             else:
+                if stale and part.hint:
+                    sock.send_multipart([peer, protocol.encode(protocol.ErrorResponse(
+                        error=errors.NotLeader.code, message="leadership moved", corr=request.corr,
+                        leader=1, leader_epoch=part.epoch, leader_endpoint=part.endpoint))])
+                    return
                 if stale:
                     raise errors.NotLeader(f"not the leader of {part.topic}-{part.partition} any more")
                 if not part.available:

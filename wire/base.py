@@ -30,4 +30,13 @@ class Response(msgspec.Struct, tag=True, kw_only=True, omit_defaults=True):
 
 
 class ErrorResponse(Response, tag="error"):
-    """The reply to a request that could not even be decoded or dispatched."""
+    """The reply to a request that could not even be decoded or dispatched.
+
+    A ``NOT_LEADER`` answer from a replica that knows who leads now names that
+    leader (Kafka's KIP-951 ``CurrentLeader``): a client retries there at once,
+    without backoff or a metadata round trip.
+    """
+
+    leader: int = -1
+    leader_epoch: int = -1
+    leader_endpoint: str = ""

@@ -187,6 +187,37 @@ def test_not_leader_refreshes_metadata_and_retries_on_the_new_leader(broker):
     assert [r[2] for r in broker.read_all("one", 0)] == [b"a", b"b"]  # each exactly once
 
 
+def test_a_not_leader_naming_the_new_leader_is_retried_there_at_once_without_a_metadata_refresh(broker):
+    # KIP-951: the old leader says who leads now; with a 30 s backoff only that hint can deliver in time
+    with Producer(broker.bootstrap, retry_backoff_ms=30_000, retry_backoff_max_ms=30_000) as producer:
+        assert producer.send("one", b"a").result(10).offset == 0
+        metadata_before = broker.received["Metadata"]
+        broker.move_leader("one", 0, hint=True)
+        assert producer.send("one", b"b").result(10).offset == 1
+        assert broker.received["Metadata"] == metadata_before
+        assert producer.send("one", b"c").result(10).offset == 2  # and it stays with the new leader
+    assert [r[2] for r in broker.read_all("one", 0)] == [b"a", b"b", b"c"]
+
+
+def test_a_hint_older_than_what_the_producer_knows_is_ignored():
+    from wire.client.metadata import ClusterMetadata
+    from wire.metadata import MetadataResponse, PartitionMetadata, TopicMetadata
+
+    md = ClusterMetadata("tcp://127.0.0.1:1", pool=None)
+    md._apply(MetadataResponse(topics=[TopicMetadata(name="t", partitions=[
+        PartitionMetadata(partition=0, leader=2, leader_epoch=5, replicas=[1, 2], isr=[1, 2],
+                          leader_endpoint="tcp://127.0.0.1:2")])]), ["t"])
+    assert not md.update_leader("t", 0, 1, 4, "tcp://127.0.0.1:1")  # older epoch: a late hint
+    assert not md.update_leader("t", 0, 1, 5, "tcp://127.0.0.1:1")  # same epoch: nothing new
+    assert md.update_leader("t", 0, 1, 6, "tcp://127.0.0.1:1")
+    assert md.leader_endpoint("t", 0) == "tcp://127.0.0.1:1"
+    # a broker whose image lags (epoch 5) does not undo what the hint taught
+    md._apply(MetadataResponse(topics=[TopicMetadata(name="t", partitions=[
+        PartitionMetadata(partition=0, leader=2, leader_epoch=5, replicas=[1, 2], isr=[1, 2],
+                          leader_endpoint="tcp://127.0.0.1:2")])]), ["t"])
+    assert md.leader_endpoint("t", 0) == "tcp://127.0.0.1:1"
+
+
 def test_a_swallowed_request_times_out_and_is_retried(broker):
     broker.fail_next(Produce, None)  # no reply at all
     with Producer(broker.bootstrap, request_timeout_ms=300, delivery_timeout_ms=20_000) as producer:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+import msgspec
+
 from wire.client.errors import ClientConfigError
 from wire.connections import ConnectionPool
 from wire.errors import BrokerNotAvailable, LeaderNotAvailable, ZafkaError, error_for
@@ -99,6 +101,23 @@ class ClusterMetadata:
         info = self.topics.get(topic)
         return info.partitions.get(partition) if info is not None else None
 
+    def update_leader(self, topic: str, partition: int, leader: int, epoch: int, endpoint: str) -> bool:
+        """A broker named the partition's current leader (KIP-951): use it now if it is news.
+
+        Only a newer epoch than the cached one counts, so a late hint never moves a
+        partition back; True when the cache changed.
+        """
+        info = self.topics.get(topic)
+        meta = info.partitions.get(partition) if info is not None else None
+        if meta is None or epoch <= meta.leader_epoch or not endpoint:
+            return False
+        info.partitions[partition] = msgspec.structs.replace(
+            meta, leader=leader, leader_epoch=epoch, leader_endpoint=endpoint, error=0,
+        )
+        if partition not in info.available:
+            info.available = sorted([*info.available, partition])
+        return True
+
     def leader_endpoint(self, topic: str, partition: int) -> str | None:
         meta = self.partition(topic, partition)
         if meta is None or meta.error:
@@ -179,6 +198,14 @@ class ClusterMetadata:
                 usable = False
                 continue
             info = TopicInfo(meta)
+            old = self.topics.get(meta.name)
+            if old is not None:  # a broker whose image lags never undoes a newer leader learnt from a hint
+                for p, known in old.partitions.items():
+                    fresh = info.partitions.get(p)
+                    if fresh is not None and known.leader_epoch > fresh.leader_epoch and not known.error:
+                        info.partitions[p] = known
+                info.available = [p for p in info.ids
+                                  if info.partitions[p].leader_endpoint and not info.partitions[p].error]
             self.topics[meta.name] = info
             self.topic_errors.pop(meta.name, None)
             if len(info.available) < len(info.ids):

@@ -396,7 +396,12 @@ class Sender(threading.Thread):
         if self.in_flight.get(flight.tp) is flight:
             del self.in_flight[flight.tp]
         if response.error:
-            self._on_failure(flight, error_for(response.error, response.message), popped=True)
+            error = error_for(response.error, response.message)
+            # KIP-951: a NOT_LEADER naming the new leader is retried there at once, no backoff, no refresh
+            moved = isinstance(error, NotLeader) and self.metadata.update_leader(
+                *flight.tp, getattr(response, "leader", -1), getattr(response, "leader_epoch", -1),
+                getattr(response, "leader_endpoint", ""))
+            self._on_failure(flight, error, popped=True, moved=moved)
             return
         if not isinstance(response, ProduceResponse):
             self._on_failure(flight, UnknownServerError(f"unexpected reply {type(response).__name__} to a produce"),
@@ -409,7 +414,7 @@ class Sender(threading.Thread):
             self._complete_batch(batch, offset, None, append_time)
             offset += count
 
-    def _on_failure(self, flight: _InFlight, error: ZafkaError, popped: bool = False) -> None:
+    def _on_failure(self, flight: _InFlight, error: ZafkaError, popped: bool = False, moved: bool = False) -> None:
         if not popped and self.in_flight.get(flight.tp) is flight:
             del self.in_flight[flight.tp]
         now = time.monotonic()
@@ -419,11 +424,12 @@ class Sender(threading.Thread):
                 batch.attempts -= 1
             self.acc.reenqueue(flight.batches, now)
             return
-        if isinstance(error, _METADATA_ERRORS):
+        if isinstance(error, _METADATA_ERRORS) and not moved:
             self.metadata.request_update()
-        self._retry_or_fail(flight.tp, flight.batches, error, now)
+        self._retry_or_fail(flight.tp, flight.batches, error, now, backoff=not moved)
 
-    def _retry_or_fail(self, tp, batches: list[ProducerBatch], error: ZafkaError, now: float) -> None:
+    def _retry_or_fail(self, tp, batches: list[ProducerBatch], error: ZafkaError, now: float,
+                       backoff: bool = True) -> None:
         cfg = self.cfg
         retry, failed = [], []
         for batch in batches:
@@ -437,9 +443,9 @@ class Sender(threading.Thread):
             self._complete_batch(batch, -1, self._final_error(batch, error))
         if retry:
             attempts = max(b.attempts for b in retry)
-            backoff = min(cfg.retry_backoff_ms * 2 ** (attempts - 1), cfg.retry_backoff_max_ms) / 1000
-            log.debug("retrying %d batches of %s-%d in %.3f s after %s", len(retry), tp[0], tp[1], backoff, error)
-            self.acc.reenqueue(retry, now + backoff)
+            delay = min(cfg.retry_backoff_ms * 2 ** (attempts - 1), cfg.retry_backoff_max_ms) / 1000 if backoff else 0.0
+            log.debug("retrying %d batches of %s-%d in %.3f s after %s", len(retry), tp[0], tp[1], delay, error)
+            self.acc.reenqueue(retry, now + delay)
 
     def _final_error(self, batch: ProducerBatch, error: ZafkaError) -> ZafkaError:
         if not error.retriable:
