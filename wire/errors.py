@@ -61,6 +61,28 @@ TopicDeletionDisabled = _error(
 InvalidRecord = _error("InvalidRecord", 87, "the batch is not acceptable as sent")
 FencedLeaderEpoch = _error("FencedLeaderEpoch", 74, "a newer leader epoch exists; refresh metadata and retry", True)
 UnknownLeaderEpoch = _error("UnknownLeaderEpoch", 75, "the leader has not yet learnt of that epoch; retry", True)
+# consumer groups (Kafka's codes)
+OffsetMetadataTooLarge = _error("OffsetMetadataTooLarge", 12, "commit shorter metadata (offset.metadata.max.bytes)")
+CoordinatorLoadInProgress = _error(
+    "CoordinatorLoadInProgress", 14, "the coordinator is reading its partition of __consumer_offsets; retry", True
+)
+CoordinatorNotAvailable = _error("CoordinatorNotAvailable", 15, "the group's coordinator is moving; retry", True)
+NotCoordinator = _error("NotCoordinator", 16, "find the group's coordinator again and retry", True)
+IllegalGeneration = _error("IllegalGeneration", 22, "the group rebalanced: rejoin, then commit again")
+InconsistentGroupProtocol = _error(
+    "InconsistentGroupProtocol", 23, "every member must share a partition.assignment.strategy with the group"
+)
+InvalidGroupId = _error("InvalidGroupId", 24, "a group id must be a non-empty string")
+UnknownMemberId = _error("UnknownMemberId", 25, "the coordinator no longer knows this member: rejoin the group")
+InvalidSessionTimeout = _error(
+    "InvalidSessionTimeout", 26, "session.timeout.ms must lie within group.min/max.session.timeout.ms"
+)
+RebalanceInProgress = _error("RebalanceInProgress", 27, "the group is rebalancing: rejoin, then retry")
+NonEmptyGroup = _error("NonEmptyGroup", 68, "the group still has members: stop them first")
+GroupIdNotFound = _error("GroupIdNotFound", 69, "no such group (`zafka groups list`)")
+FencedInstanceId = _error(
+    "FencedInstanceId", 82, "another consumer runs with the same group.instance.id: give each one its own"
+)
 # zafka's own codes start at 1000, beyond Kafka's range
 UnknownActor = _error("UnknownActor", 1000, "`zafka actors` lists the actors of a cluster")
 
@@ -77,6 +99,9 @@ BY_CODE: dict[int, type[ZafkaError]] = {
         UnsupportedVersion, TopicAlreadyExists,
         InvalidPartitions, InvalidReplicationFactor, NotController, InvalidRequest,
         InvalidConfig, PolicyViolation, KafkaStorageError, TopicDeletionDisabled, InvalidRecord, UnknownActor,
+        OffsetMetadataTooLarge, CoordinatorLoadInProgress, CoordinatorNotAvailable, NotCoordinator, IllegalGeneration,
+        InconsistentGroupProtocol, InvalidGroupId, UnknownMemberId, InvalidSessionTimeout, RebalanceInProgress,
+        NonEmptyGroup, GroupIdNotFound, FencedInstanceId,
     )
 }
 

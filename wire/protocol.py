@@ -19,7 +19,7 @@ from typing import Union
 
 import msgspec
 
-from . import admin, control, fetch, metadata, produce
+from . import admin, control, fetch, groups, metadata, produce
 from .base import PROTOCOL_VERSION, ErrorResponse, Request, Response
 from .errors import InvalidRequest, UnsupportedVersion
 
@@ -28,7 +28,7 @@ MAX_HEADER_BYTES = 1 << 20
 
 def _subclasses(root: type) -> list[type]:
     out = []
-    for module in (metadata, produce, fetch, admin, control):
+    for module in (metadata, produce, fetch, admin, control, groups):
         for obj in vars(module).values():
             if isinstance(obj, type) and issubclass(obj, root) and obj is not root:
                 out.append(obj)
