@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from wire import errors
+from wire.client import assignors
 from wire.groups import (
     CommitOffset,
     HeartbeatResponse,
@@ -135,18 +136,12 @@ class Member:
 
 
 def choose_protocol(preferences: list[list[str]]) -> str | None:
-    """Kafka's ``GroupMetadata.selectProtocol``: among the protocols every member supports, each
-    member votes for the first of them in its own order; the most votes win (ties: the first
-    candidate in the first member's list)."""
-    if not preferences:
+    """The group's strategy by the members' votes (``wire.client.assignors.choose_protocol``, Kafka's
+    ``selectProtocol``), or None when they share none."""
+    try:
+        return assignors.choose_protocol(preferences)
+    except errors.InconsistentGroupProtocol:
         return None
-    common = [p for p in preferences[0] if all(p in prefs for prefs in preferences[1:])]
-    if not common:
-        return None
-    votes = {p: 0 for p in common}
-    for prefs in preferences:
-        votes[next(p for p in prefs if p in votes)] += 1
-    return max(common, key=lambda p: votes[p])  # max keeps the first of equals
 
 
 _member_seq = itertools.count(1)
