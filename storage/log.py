@@ -40,7 +40,16 @@ from .errors import (
 )
 from .lock import DirectoryLock
 from .recovery import recover_segment
-from .segment import LogSegment, parse_segment_name
+from .segment import (
+    CLEANED_SUFFIX,
+    DELETED_SUFFIX,
+    SWAP_SUFFIX,
+    LogSegment,
+    parse_segment_file,
+    parse_segment_name,
+    plan_swap_recovery,
+    segment_next_offset,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +117,7 @@ class Log:
 
     def _remove_leftovers(self) -> list[int]:
         """Delete what an interrupted write or deletion left behind; the segment base offsets found."""
+        self._finish_interrupted_compaction()
         names = os.listdir(self.directory)
         bases = sorted(b for b in map(parse_segment_name, names) if b is not None)
         for name in names:
@@ -489,6 +499,68 @@ class Log:
             doomed.append(facts[-1].base_offset)
         return self._delete_oldest(len(doomed))
 
+    # -- compaction: the segment swap and its crash recovery -----------------
+    # storage.compaction writes a cleaned segment as <base>.log.cleaned (+ indexes), fsyncs
+    # it and hands it to replace_segments; these two methods are the only code that knows
+    # the file protocol (the suffixes are documented in storage.segment).
+    def replace_segments(self, cleaned: LogSegment, old: list[LogSegment]) -> None:
+        """Swap ``cleaned`` in for the consecutive closed segments ``old``, crash-safely.
+
+        Kafka's ``LocalLog.replaceSegments``: (1) ``.cleaned`` -> ``.swap``, the commit
+        point (before it recovery deletes the cleaned files and the old segments stand;
+        after it recovery completes the swap); (2) every old segment's files ->
+        ``.deleted``; (3) ``.swap`` -> the final names; then the ``.deleted`` files are
+        unlinked. The caller fsynced ``cleaned``, whose base offset is the first old
+        segment's, so the log start never moves. The segment list switches only at the
+        end; until then reads use the old segments, whose descriptors survive the renames.
+        A failure in step (1) deletes the cleaned files and leaves the log as it was; an
+        ``OSError`` after it leaves the files to recovery: treat it as a failed log
+        directory (``abandon`` and reopen), as Kafka does.
+        """
+        self._ensure_open()
+        i = self.segments.index(old[0]) if old and old[0] in self.segments else -1
+        if (
+            i < 0
+            or i + len(old) >= len(self.segments)  # the active segment is never replaced
+            or self.segments[i : i + len(old)] != old
+            or cleaned.base_offset != old[0].base_offset
+            or cleaned.suffix != CLEANED_SUFFIX
+        ):
+            raise StorageError(f"{self.directory}: {cleaned} cannot replace segments {old}")
+        try:
+            cleaned.change_suffix(SWAP_SUFFIX)
+            _fsync_dir(self.directory)
+        except Exception:
+            cleaned.delete()  # the old segments are untouched yet: undo, as if the pass never ran
+            raise
+        for seg in old:
+            seg.change_suffix(DELETED_SUFFIX)
+        _fsync_dir(self.directory)  # no final name may reach the disk before the old names are gone
+        cleaned.change_suffix("")
+        _fsync_dir(self.directory)
+        self.segments[i : i + len(old)] = [cleaned]
+        self._bases[i : i + len(old)] = [cleaned.base_offset]
+        for seg in old:
+            seg.delete()
+
+    def _finish_interrupted_compaction(self) -> None:
+        """Complete or roll back a swap that a crash interrupted (``plan_swap_recovery``'s rules)."""
+        names = os.listdir(self.directory)
+        swaps = {}
+        for name in names:
+            parsed = parse_segment_file(name)
+            if parsed is not None and parsed[1:] == ("log", SWAP_SUFFIX):
+                swaps[parsed[0]] = segment_next_offset(self._path(name), parsed[0])
+        deletions, renames = plan_swap_recovery(names, swaps)
+        for name in deletions:
+            log.warning("recovery: deleting %s, left by an interrupted compaction", self._path(name))
+            os.unlink(self._path(name))
+        for src, dst in renames:
+            log.warning("recovery: completing an interrupted compaction: %s -> %s", src, dst)
+            os.replace(self._path(src), self._path(dst))
+        if deletions or renames:
+            _fsync_dir(self.directory)
+
     # -- lifecycle -----------------------------------------------------------
     def _ensure_open(self) -> None:
         if self._closed:
@@ -526,3 +598,12 @@ class Log:
             f"Log({self.directory}, start={self.log_start_offset}, end={self.log_end_offset}, "
             f"hw={self._high_watermark}, segments={len(self.segments)})"
         )
+
+
+def _fsync_dir(directory: str) -> None:
+    """Make renames in ``directory`` durable (the swap's steps must reach the disk in order)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -35,16 +35,103 @@ def parse_segment_name(filename: str) -> int | None:
     return None
 
 
+# -- compaction's temporary names (Kafka's LogFileUtils suffixes) -------------------
+# A segment's three files can carry one extra suffix while storage.compaction swaps a
+# cleaned segment in (the protocol is Log.replace_segments; recovery is below):
+#
+#     <base>.log.cleaned   being written; deleted by recovery (the swap never began)
+#     <base>.log.swap      written and fsynced; recovery completes the swap
+#     <base>.log.deleted   an old segment on its way out; deleted by recovery
+#
+# (and the same for .index / .timeindex).
+CLEANED_SUFFIX = ".cleaned"
+SWAP_SUFFIX = ".swap"
+DELETED_SUFFIX = ".deleted"
+_FILE_KINDS = ("log", "index", "timeindex")
+
+
+def parse_segment_file(filename: str) -> tuple[int, str, str] | None:
+    """``(base offset, kind, extra suffix)`` of any segment file, e.g.
+    ``00000000000000000005.index.swap`` -> ``(5, "index", ".swap")``; ``None`` otherwise."""
+    stem, _, rest = filename.partition(".")
+    kind, dot, extra = rest.partition(".")
+    if len(stem) != 20 or not stem.isdigit() or kind not in _FILE_KINDS:
+        return None
+    if dot and "." + extra not in (CLEANED_SUFFIX, SWAP_SUFFIX, DELETED_SUFFIX):
+        return None
+    return int(stem), kind, dot + extra
+
+
+def plan_swap_recovery(names: list[str], swap_next_offsets: dict[int, int]) -> tuple[list[str], list[tuple[str, str]]]:
+    """What to delete and what to rename after a crash in the middle of a compaction swap.
+
+    Pure: ``names`` is the directory listing, ``swap_next_offsets`` maps the base of
+    every ``<base>.log.swap`` to the next offset after its last batch. Kafka's rules
+    (``LogLoader.removeTempFilesAndCollectSwapFiles`` and the swap passes of
+    ``LogLoader.load``):
+
+    * ``.cleaned`` and ``.deleted`` files go: a cleaned segment that never became a
+      swap file is discarded (the old segments are still whole), and a ``.deleted``
+      one was already replaced.
+    * A ``<base>.log.swap`` is a finished cleaned segment that replaces the segments
+      whose base offsets lie in ``[base, its next offset)``; whatever is left of those
+      (their ``.log``/``.index``/``.timeindex``) goes, then every ``.swap`` file is
+      renamed to its final name. A cleaned segment always ends at the same offset as
+      the group it replaces (``storage.compaction`` keeps its last batch, emptied if
+      need be), so the range covers the whole group.
+    """
+    deletions: list[str] = []
+    kept: list[tuple[str, int, str]] = []
+    for name in names:
+        parsed = parse_segment_file(name)
+        if parsed is None:
+            continue
+        base, _, extra = parsed
+        if extra in (CLEANED_SUFFIX, DELETED_SUFFIX):
+            deletions.append(name)
+        else:
+            kept.append((name, base, extra))
+    ranges = [(base, max(end, base + 1)) for base, end in swap_next_offsets.items()]
+    renames = []
+    for name, base, extra in kept:
+        if extra == SWAP_SUFFIX:
+            renames.append((name, name[: -len(SWAP_SUFFIX)]))
+        elif any(lo <= base < hi for lo, hi in ranges):
+            deletions.append(name)
+    return deletions, renames
+
+
+def segment_next_offset(path: str, base_offset: int) -> int:
+    """The offset after the last whole batch of a segment file (``base_offset`` if none)."""
+    next_offset = base_offset
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size, position = os.fstat(fd).st_size, 0
+        while size - position >= HEADER_SIZE:
+            batch = RecordBatch(os.pread(fd, HEADER_SIZE, position))
+            if not batch.length_ok or position + batch.size > size:
+                break
+            next_offset = batch.next_offset
+            position += batch.size
+    finally:
+        os.close(fd)
+    return next_offset
+
+
 class LogSegment:
     """An append-only file of whole batches, with the facts a log needs about it."""
 
-    def __init__(self, directory: str, base_offset: int, index_interval_bytes: int, *, created_ms: int):
+    def __init__(self, directory: str, base_offset: int, index_interval_bytes: int, *, created_ms: int,
+                 suffix: str = ""):
         self.directory = directory
         self.base_offset = base_offset
         self.index_interval_bytes = index_interval_bytes
-        self.log_path = os.path.join(directory, segment_name(base_offset, ".log"))
-        self.offset_index = OffsetIndex(os.path.join(directory, segment_name(base_offset, ".index")), base_offset)
-        self.time_index = TimeIndex(os.path.join(directory, segment_name(base_offset, ".timeindex")), base_offset)
+        self.suffix = suffix  # "" for a live segment; CLEANED_SUFFIX / SWAP_SUFFIX / DELETED_SUFFIX in a swap
+        self.log_path = os.path.join(directory, segment_name(base_offset, ".log") + suffix)
+        self.offset_index = OffsetIndex(os.path.join(directory, segment_name(base_offset, ".index") + suffix),
+                                        base_offset)
+        self.time_index = TimeIndex(os.path.join(directory, segment_name(base_offset, ".timeindex") + suffix),
+                                    base_offset)
         self._fd = os.open(self.log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         self.size = os.fstat(self._fd).st_size
         self.next_offset = base_offset
@@ -302,6 +389,23 @@ class LogSegment:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+
+    def change_suffix(self, suffix: str) -> None:
+        """Rename the three files to end in ``suffix`` (``""``: the final names), as Kafka's
+        ``LogSegment.changeFileSuffixes``. The ``.log`` goes first: it is the file recovery
+        keys on, and an index left behind under the old name is deleted or rebuilt. The
+        open descriptor keeps reading and writing the renamed file.
+        """
+        for holder, attr in ((self, "log_path"), (self.offset_index, "path"), (self.time_index, "path")):
+            old = getattr(holder, attr)
+            new = old[: len(old) - len(self.suffix)] + suffix
+            try:
+                os.replace(old, new)
+            except FileNotFoundError:
+                if holder is self:
+                    raise
+            setattr(holder, attr, new)
+        self.suffix = suffix
 
     @property
     def last_modified_ms(self) -> int:
