@@ -33,6 +33,7 @@ import socket
 import threading
 import time
 
+import msgspec
 import psutil
 import zmq
 
@@ -115,6 +116,8 @@ class Supervisor:
         self.broker_endpoints = {
             b: f"tcp://{self.host}:{port + i if port else self.ports.take()}" for i, b in enumerate(self.broker_ids)
         }
+        # fixed for the supervisor's life (a restarted coordinator listens where brokers say it does)
+        self.coordinator_endpoints = {b: self._free_endpoint() for b in self.broker_ids}
         explicit_dirs = "log.dirs" in props or "log.dir" in props
         self.log_dirs = list(self.broker_config.log_dirs) if explicit_dirs else [os.path.join(self.data_dir, "kafka-logs")]
         self.start_timeout = start_timeout
@@ -176,6 +179,8 @@ class Supervisor:
             elif k.scope == BROKER:
                 for b in self.broker_ids:
                     args = k.args.static(b, tuple(self.broker_log_dirs(b)))
+                    if k.name == "broker":
+                        args = msgspec.structs.replace(args, coordinator=self._advertised(self.coordinator_endpoints[b]))
                     specs.append(self._spec(f"{k.name}-{b}", k.name, self._endpoint_of(k.name, b), args, b))
         return specs
 
@@ -185,6 +190,8 @@ class Supervisor:
             return self.controller_endpoint
         if kind == "broker":
             return self.broker_endpoints[broker_id]
+        if kind == "coordinator":
+            return self.coordinator_endpoints[broker_id]
         return self._free_endpoint()
 
     def _free_endpoint(self) -> str:

@@ -3,8 +3,14 @@
 It answers metadata from its copy of the controller's image, which a watcher
 thread keeps fresh, so clients bootstrap and find leaders even while the
 controller restarts. A heartbeat thread registers the broker (endpoint, rack,
-log dirs) with the controller and proves it alive. Producing to an unknown topic
-auto-creates it here when ``auto.create.topics.enable`` is true, as in Kafka.
+log dirs, its GroupCoordinator's endpoint) with the controller and proves it
+alive. Producing to an unknown topic auto-creates it here when
+``auto.create.topics.enable`` is true, as in Kafka.
+
+``FindCoordinator`` is answered here too, from the image: the coordinator of a
+group is the one on the broker leading the group's partition of
+``__consumer_offsets``, which the first FindCoordinator creates (clients never
+auto-create a ``__`` topic).
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ import os
 import threading
 
 from wire import admin, control, errors
+from wire.groups import COORDINATOR_GROUP, FindCoordinator, FindCoordinatorResponse
 from wire.metadata import ClusterImage, Metadata
 from wire.transport import Connection
 
 from . import cluster_state as cs
+from . import offsets_log
 from .runtime import Actor
 from .watch import ImageUpdate, watch_for
 
@@ -36,6 +44,7 @@ class BrokerActor(Actor):
         self.handlers = {
             Metadata: self.metadata,
             admin.DescribeCluster: self.describe_cluster,
+            FindCoordinator: self.find_coordinator,
             control.Ping: lambda *_: control.Ack(),
         }
 
@@ -52,6 +61,7 @@ class BrokerActor(Actor):
         beat = control.BrokerHeartbeat(
             broker_id=self.spec.broker_id, endpoint=self.spec.advertised, host=host,
             rack=self.spec.config.broker_rack or None, log_dirs=self.log_dirs, pid=os.getpid(),
+            coordinator_endpoint=self.spec.args.coordinator,
         )
         conn = Connection(self.spec.controller)
         try:
@@ -89,15 +99,45 @@ class BrokerActor(Actor):
             return False
         return True
 
+    def find_coordinator(self, request: FindCoordinator, frames, peer):
+        if request.key_type != COORDINATOR_GROUP:
+            raise errors.InvalidRequest("only group coordinators exist (transactions are not built yet)")
+        if not request.key:
+            raise errors.InvalidGroupId("a group id must be a non-empty string")
+        topic = self.image.topics.get(offsets_log.TOPIC)
+        if topic is None:
+            self._create_offsets_topic()
+            raise errors.CoordinatorNotAvailable(f"creating {offsets_log.TOPIC}; retry shortly")
+        p = offsets_log.partition_for(request.key, len(topic.partitions))
+        part = topic.partitions[p]
+        broker = self.image.brokers.get(part.leader)
+        if part.leader < 0 or broker is None or not broker.alive or not broker.coordinator_endpoint:
+            raise errors.CoordinatorNotAvailable(f"{offsets_log.TOPIC}-{p} has no live leader yet; retry shortly")
+        return FindCoordinatorResponse(node_id=part.leader, endpoint=broker.coordinator_endpoint)
+
+    def _create_offsets_topic(self) -> None:
+        """Kafka's rule: offsets.topic.num.partitions partitions, offsets.topic.replication.factor
+        replicas (at most the live brokers). Compaction is not built yet: until it is, the topic keeps
+        everything (retention.ms=-1) instead of keeping the latest record per key."""
+        cfg = self.spec.config
+        live = sum(1 for b in self.image.brokers.values() if b.alive) or 1
+        self._create(admin.CreateTopic(
+            name=offsets_log.TOPIC, partitions=cfg.offsets_topic_num_partitions,
+            replication_factor=min(cfg.offsets_topic_replication_factor, live), configs={"retention.ms": "-1"},
+        ))
+
     def _auto_create(self, name: str) -> None:
+        cfg = self.spec.config
+        self._create(admin.CreateTopic(
+            name=name, partitions=cfg.num_partitions, replication_factor=cfg.default_replication_factor,
+        ))
+
+    def _create(self, request: admin.CreateTopic) -> None:
         """Ask the controller in a helper thread: a slow controller must not stall metadata."""
+        name = request.name
         if name in self._creating:
             return
         self._creating.add(name)
-        cfg = self.spec.config
-        request = admin.CreateTopic(
-            name=name, partitions=cfg.num_partitions, replication_factor=cfg.default_replication_factor,
-        )
 
         def create() -> None:
             try:

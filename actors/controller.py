@@ -215,10 +215,11 @@ class Controller(Actor):
         self.last_heartbeat[request.broker_id] = time.monotonic()
         info = BrokerInfo(
             id=request.broker_id, endpoint=request.endpoint, host=request.host,
-            rack=request.rack, log_dirs=list(request.log_dirs),
+            rack=request.rack, log_dirs=list(request.log_dirs), coordinator_endpoint=request.coordinator_endpoint,
         )
         old = self.image.brokers.get(request.broker_id)
-        if old is None or (old.endpoint, old.host, old.rack, old.log_dirs) != (info.endpoint, info.host, info.rack, info.log_dirs):
+        if old is None or (old.endpoint, old.host, old.rack, old.log_dirs, old.coordinator_endpoint) != (
+                info.endpoint, info.host, info.rack, info.log_dirs, info.coordinator_endpoint):
             self._commit(cs.BrokerRegistered(info))
         broker = self.image.brokers[request.broker_id]
         stopping_pid = self.shutting_down.get(request.broker_id)

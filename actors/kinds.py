@@ -61,6 +61,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     # fetcher-<topic>-<p>-<broker> while it follows (actors.children)
     Kind("replica", "actors.replica:PartitionReplica", specs.ReplicaArgs, tick_ms=10, start_rank=3,
          shutdown_s=10, scope=DYNAMIC),
+    # the groups whose __consumer_offsets partition this broker leads; stopped first, before those replicas
+    Kind("coordinator", "actors.coordinator:GroupCoordinator", specs.CoordinatorArgs, tick_ms=20, start_rank=4,
+         shutdown_s=5, scope=BROKER),
 )}
 
 # what every actor process imports: the forkserver loads it once, so each child starts fast

@@ -1,4 +1,5 @@
-"""The replica actor's two helper threads: its link to the controller and its follower fetcher.
+"""Actors' helper threads for blocking calls: a replica's link to the controller and its follower
+fetcher, a coordinator's link to its __consumer_offsets leaders.
 
 An actor's mailbox must never wait on a socket (a produce or a fetch behind it
 would wait too), so every blocking call a replica makes runs in one of these
@@ -49,8 +50,8 @@ class _Caller(threading.Thread):
         self._closing = threading.Event()
         self._connections: dict[str, Connection] = {}
 
-    def submit(self, tag, endpoint: str, request: Request, timeout_ms: int) -> None:
-        self._queue.put((tag, endpoint, request, timeout_ms))
+    def submit(self, tag, endpoint: str, request: Request, timeout_ms: int, frames=()) -> None:
+        self._queue.put((tag, endpoint, request, timeout_ms, frames))
 
     def stop(self) -> None:
         self._closing.set()
@@ -62,8 +63,8 @@ class _Caller(threading.Thread):
                 item = self._queue.get()
                 if item is None:
                     break
-                tag, endpoint, request, timeout_ms = item
-                answer = self._call(tag, endpoint, request, timeout_ms)
+                tag, endpoint, request, timeout_ms, frames = item
+                answer = self._call(tag, endpoint, request, timeout_ms, frames)
                 try:
                     self._owner.tell(answer)
                 except Exception:  # noqa: BLE001 - the actor is stopping
@@ -76,13 +77,13 @@ class _Caller(threading.Thread):
         """True when the actor no longer wants the answer (the call is abandoned, its socket reset)."""
         return False
 
-    def _call(self, tag, endpoint: str, request: Request, timeout_ms: int) -> Answer:
+    def _call(self, tag, endpoint: str, request: Request, timeout_ms: int, frames=()) -> Answer:
         conn = self._connections.get(endpoint)
         if conn is None:
             conn = self._connections[endpoint] = Connection(endpoint)
         request.corr = 0
         try:
-            corr = conn.send(request)
+            corr = conn.send(request, frames)
             deadline = time.monotonic() + timeout_ms / 1000
             while True:
                 if self.cancelled(tag) or self._closing.is_set():
@@ -113,6 +114,13 @@ class _Caller(threading.Thread):
 class ControllerLink(_Caller):
     def __init__(self, owner):
         super().__init__(owner, "controller-link")
+
+
+class OffsetsLink(_Caller):
+    """A GroupCoordinator's requests to its local __consumer_offsets leaders (stores, loads), in order."""
+
+    def __init__(self, owner):
+        super().__init__(owner, "offsets-link")
 
 
 class FollowerFetcher(_Caller):

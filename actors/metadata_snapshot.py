@@ -28,6 +28,7 @@ import struct
 import msgspec
 from crc32c import crc32c
 
+from storage.checkpoint import write_atomically
 from wire.metadata import ClusterImage
 
 log = logging.getLogger(__name__)
@@ -102,19 +103,7 @@ def snapshot_offsets(directory: str) -> list[int]:
 def write(directory: str, snapshot: Snapshot) -> str:
     """Write a snapshot atomically and keep only the ``KEEP`` newest; its path."""
     path = os.path.join(directory, snapshot_name(snapshot.offset))
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, encode(snapshot))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomically(path, encode(snapshot))
     for offset in snapshot_offsets(directory)[:-KEEP]:
         os.unlink(os.path.join(directory, snapshot_name(offset)))
     return path

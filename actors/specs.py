@@ -34,6 +34,7 @@ class ControllerArgs(Args, tag="controller", frozen=True):
 
 class BrokerArgs(Args, tag="broker", frozen=True):
     log_dirs: tuple[str, ...] = ()  # this broker's partition directories, one per log.dirs entry
+    coordinator: str = ""  # where this broker's GroupCoordinator listens (FindCoordinator answers it)
 
     @classmethod
     def static(cls, broker_id: int, log_dirs: tuple[str, ...]) -> "BrokerArgs":
@@ -41,6 +42,10 @@ class BrokerArgs(Args, tag="broker", frozen=True):
 
 
 class CleanerArgs(Args, tag="cleaner", frozen=True):
+    pass
+
+
+class CoordinatorArgs(Args, tag="coordinator", frozen=True):
     pass
 
 
@@ -55,7 +60,7 @@ class ReplicaArgs(Args, tag="replica", frozen=True):
         return os.path.join(self.log_dir, f"{self.topic}-{self.partition}")
 
 
-ActorArgs = Union[ControllerArgs, BrokerArgs, CleanerArgs, ReplicaArgs]
+ActorArgs = Union[ControllerArgs, BrokerArgs, CleanerArgs, CoordinatorArgs, ReplicaArgs]
 
 
 class ActorSpec(msgspec.Struct, kw_only=True):

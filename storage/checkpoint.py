@@ -31,19 +31,29 @@ class CorruptCheckpointError(StorageError):
 def write_checkpoint(path: str, entries: list[tuple[int, ...]]) -> None:
     lines = [str(VERSION), str(len(entries))]
     lines += [" ".join(str(int(v)) for v in entry) for entry in entries]
+    write_atomically(path, ("\n".join(lines) + "\n").encode())
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """``data`` as ``path``, or the old file if a crash comes first: ``.tmp``, fsync, rename, fsync the dir."""
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, ("\n".join(lines) + "\n").encode())
+        os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    dir_fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+    fsync_directory(os.path.dirname(path) or ".")
+
+
+def fsync_directory(directory: str) -> None:
+    """Make the renames and unlinks in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
 
 
 def read_checkpoint(path: str, width: int) -> list[tuple[int, ...]] | None:

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from . import checkpoint, retention
 from .batch import STAMPED_PREFIX_SIZE, BatchHeader, check_payload, log_append_time_chunks, stamped_prefix
-from .checkpoint import CorruptCheckpointError
+from .checkpoint import CorruptCheckpointError, fsync_directory
 from .config import LOG_APPEND_TIME, LogConfig
 from .epochs import CHECKPOINT_FILE as EPOCH_FILE
 from .epochs import LeaderEpochCache
@@ -529,15 +529,15 @@ class Log:
             raise StorageError(f"{self.directory}: {cleaned} cannot replace segments {old}")
         try:
             cleaned.change_suffix(SWAP_SUFFIX)
-            _fsync_dir(self.directory)
+            fsync_directory(self.directory)
         except Exception:
             cleaned.delete()  # the old segments are untouched yet: undo, as if the pass never ran
             raise
         for seg in old:
             seg.change_suffix(DELETED_SUFFIX)
-        _fsync_dir(self.directory)  # no final name may reach the disk before the old names are gone
+        fsync_directory(self.directory)  # no final name may reach the disk before the old names are gone
         cleaned.change_suffix("")
-        _fsync_dir(self.directory)
+        fsync_directory(self.directory)
         self.segments[i : i + len(old)] = [cleaned]
         self._bases[i : i + len(old)] = [cleaned.base_offset]
         for seg in old:
@@ -559,7 +559,7 @@ class Log:
             log.warning("recovery: completing an interrupted compaction: %s -> %s", src, dst)
             os.replace(self._path(src), self._path(dst))
         if deletions or renames:
-            _fsync_dir(self.directory)
+            fsync_directory(self.directory)
 
     # -- lifecycle -----------------------------------------------------------
     def _ensure_open(self) -> None:
@@ -598,12 +598,3 @@ class Log:
             f"Log({self.directory}, start={self.log_start_offset}, end={self.log_end_offset}, "
             f"hw={self._high_watermark}, segments={len(self.segments)})"
         )
-
-
-def _fsync_dir(directory: str) -> None:
-    """Make renames in ``directory`` durable (the swap's steps must reach the disk in order)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -20,6 +20,7 @@ class BrokerHeartbeat(Request, tag="broker_heartbeat"):
     rack: str | None = None
     log_dirs: list[str] = []
     pid: int = 0  # the broker actor's process: a new one ends a controlled shutdown the old one began
+    coordinator_endpoint: str = ""
 
 
 class ReplicaReady(Request, tag="replica_ready"):

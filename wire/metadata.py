@@ -20,6 +20,7 @@ class BrokerInfo(msgspec.Struct, omit_defaults=True):
     rack: str | None = None
     alive: bool = True
     log_dirs: list[str] = []
+    coordinator_endpoint: str = ""  # its GroupCoordinator
 
 
 class PartitionState(msgspec.Struct, omit_defaults=True):

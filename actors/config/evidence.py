@@ -78,6 +78,14 @@ BROKER_KEY_TESTS: dict[str, tuple[str, ...]] = {
     "metadata.log.max.snapshot.interval.ms": (
         "tests/unit/test_metadata_snapshot.py::test_an_idle_controller_snapshots_on_the_interval",
     ),
+    "offsets.topic.num.partitions": (
+        "tests/integration/test_group_coordinator.py::"
+        "test_a_group_joins_syncs_commits_and_keeps_its_offsets_across_a_failover_of_its_partition",
+    ),
+    "offsets.topic.replication.factor": (
+        "tests/integration/test_group_coordinator.py::"
+        "test_a_group_joins_syncs_commits_and_keeps_its_offsets_across_a_failover_of_its_partition",
+    ),
     "controlled.shutdown.enable": (
         _SHUTDOWN + "test_a_broker_stop_moves_its_leaderships_before_its_actors_exit_and_loses_nothing",
         _SHUTDOWN + "test_with_controlled_shutdown_disabled_a_broker_stop_moves_nothing_first",

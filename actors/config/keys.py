@@ -268,10 +268,12 @@ BROKER_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     _int("num.replica.fetchers", 1, "fetcher threads per source broker", minimum=1, in_effect=False,
          note="each follower replica is a process of its own that fetches for itself"),
     # groups and offsets
-    _int("offsets.topic.replication.factor", 3, "replication factor of __consumer_offsets", minimum=1,
-         maximum=SHORT_MAX, in_effect=False, note=_GROUPS),
-    _int("offsets.topic.num.partitions", 50, "partitions of __consumer_offsets", minimum=1, in_effect=False,
-         note=_GROUPS),
+    _int("offsets.topic.replication.factor", 3,
+         "replication factor of __consumer_offsets, at most the live brokers when it is created", minimum=1,
+         maximum=SHORT_MAX),
+    # zafka's default is 3, not Kafka's 50: every replica is a process of its own here, and 50 x RF 3
+    # would be 150 processes for the first consumer group of a laptop cluster
+    _int("offsets.topic.num.partitions", 3, "partitions of __consumer_offsets (Kafka's default is 50)", minimum=1),
     _int("offsets.retention.minutes", 10_080, "keep a group's committed offsets this long after it empties",
          minimum=1, in_effect=False, note=_GROUPS),
     _int("group.initial.rebalance.delay.ms", 3000, "wait for more members before the first rebalance",

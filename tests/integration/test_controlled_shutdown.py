@@ -50,10 +50,11 @@ def test_a_broker_stop_moves_its_leaderships_before_its_actors_exit_and_loses_no
     for p in range(3):  # broker 1 left every ISR, so acks=all never waited for it
         assert 1 not in _partition(cluster, TOPIC, p).isr
     # every actor of broker 1 stopped, and none comes back by itself
-    assert sorted(result.stopped) == sorted(["broker-1", "cleaner-1"] + [f"fetcher-{TOPIC}-{p}-1" for p in range(3)])
+    assert sorted(result.stopped) == sorted(["broker-1", "cleaner-1", "coordinator-1"]
+                                            + [f"fetcher-{TOPIC}-{p}-1" for p in range(3)])
     producer.wait(timeout=120)
     mine = [a for a in cluster.actors(memory=False) if a.broker == 1]
-    assert {a.name for a in mine} == {"broker-1", "cleaner-1"} and not any(a.alive for a in mine)
+    assert {a.name for a in mine} == {"broker-1", "cleaner-1", "coordinator-1"} and not any(a.alive for a in mine)
     assert all(a.state == "stopped" for a in mine)
 
     # nothing acknowledged is lost or moved, in any partition, across the handover
@@ -66,7 +67,7 @@ def test_a_broker_stop_moves_its_leaderships_before_its_actors_exit_and_loses_no
         assert [o for o, _ in mine] == sorted(o for o, _ in mine)
 
     # back again: its replicas open their logs as closed cleanly (no recovery) and rejoin every ISR
-    assert sorted(cluster.start_broker(1)) == ["broker-1", "cleaner-1"]
+    assert sorted(cluster.start_broker(1)) == ["broker-1", "cleaner-1", "coordinator-1"]
     for p in range(3):
         _wait_partition(cluster, TOPIC, lambda part: sorted(part.isr) == [1, 2, 3], f"{TOPIC}-{p} ISR back to 3", p,
                         timeout=30)

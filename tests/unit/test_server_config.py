@@ -406,13 +406,24 @@ def test_defaults_are_kafkas():
 
 @pytest.mark.parametrize(
     "key, expected",
-    [("num.network.threads", 3), ("num.io.threads", 8), ("offsets.topic.num.partitions", 50),
+    [("num.network.threads", 3), ("num.io.threads", 8), ("offsets.topic.replication.factor", 3),
      ("log.cleanup.policy", ("delete",)), ("log.message.timestamp.type", "CreateTime"),
      ("replica.fetch.max.bytes", 1_048_576), ("log.retention.hours", 168), ("log.retention.ms", None),
      ("advertised.listeners", None)],
 )
 def test_keys_without_an_attribute_have_kafkas_defaults_through_get(key, expected):
     assert BrokerConfig.defaults().get(key) == expected
+
+
+@pytest.mark.parametrize("key, zafka, kafka", [
+    ("offsets.topic.num.partitions", 3, 50),  # a process per replica: 150 processes for a first group
+    ("metadata.log.max.record.bytes.between.snapshots", 2_097_152, 20_971_520),  # a slower replay
+])
+def test_the_defaults_zafka_changes_on_purpose_say_kafkas_in_their_doc(key, zafka, kafka):
+    from actors.config.keys import BROKER_CONFIG_KEYS
+
+    assert BrokerConfig.defaults().get(key) == zafka
+    assert f"{kafka}" in BROKER_CONFIG_KEYS[key].doc.replace(",", "").replace("_", "")
 
 
 def test_get_of_an_unknown_key_suggests_one():

@@ -13,7 +13,7 @@ from actors.supervision import RestartIntensity
 
 
 def test_every_kind_in_the_design_has_one_row_and_they_start_in_rank_order():
-    assert list(kinds.KINDS) == ["controller", "broker", "cleaner", "replica"]
+    assert list(kinds.KINDS) == ["controller", "broker", "cleaner", "replica", "coordinator"]
     ranks = [k.start_rank for k in kinds.KINDS.values()]
     assert ranks == sorted(ranks) and len(set(ranks)) == len(ranks)  # the stop order is their reverse
     for k in kinds.KINDS.values():
