@@ -25,8 +25,9 @@ States (Kafka's ``GroupState``)::
   enforce (it leaves the group), as in Kafka; the server only uses it as the
   rebalance timeout.
 * **Static members** (KIP-345, ``group.instance.id``): a restarted instance takes
-  over its old member's place and assignment; in a STABLE group with unchanged
-  protocols that is no rebalance at all. A request from the member id an instance
+  over its old member's place and assignment; in a STABLE group whose protocol it
+  does not change that is no rebalance at all (Kafka's rule: a changed
+  subscription alone does not rebalance). A request from the member id an instance
   replaced is refused ``FENCED_INSTANCE_ID``.
 * **Offsets.** A commit is checked against the member and generation (a stale one
   is refused ``ILLEGAL_GENERATION``), stored, and only applied — visible to
@@ -257,8 +258,11 @@ class Group:
         self.static[instance] = member.member_id
         if self.leader == old.member_id:
             self.leader = member.member_id
-        if self.state == STABLE and protocols == old.protocols:
-            # KIP-345: no rebalance; the assignment it had is its again (stored under the new id)
+        next_protocol = choose_protocol([[n for n, _ in m.protocols] for m in self.members.values()])
+        if self.state == STABLE and next_protocol == self.protocol:
+            # KIP-345, as Kafka's updateStaticMemberAndRebalance: no rebalance while the group's protocol
+            # stays the same (its subscription metadata may differ: a restarted consumer owns nothing yet);
+            # the assignment it had is its again, stored under the new id
             return effects + [Store([self.snapshot_record()], lambda: [Reply(token, self._join_response(
                 member, with_members=False))], lambda exc: [Reply(token, errors.CoordinatorNotAvailable(str(exc)))])]
         member.join_token = token

@@ -140,3 +140,70 @@ def acked_producer(tmp_path):
         if process.poll() is None:
             process.kill()
         process.wait(10)
+
+
+class GroupConsumerProcess:
+    """A group member in a process of its own (``_group_consumer.py``) and what it did."""
+
+    def __init__(self, process, out: str):
+        self.process = process
+        self.out = out
+
+    def lines(self) -> list[list[str]]:
+        try:
+            with open(self.out) as f:
+                return [line.split() for line in f if line.endswith("\n")]
+        except FileNotFoundError:
+            return []
+
+    def assigned(self) -> set[tuple[str, int]]:
+        """What it owns now, replaying its assign and revoke lines."""
+        owned: set[tuple[str, int]] = set()
+        for line in self.lines():
+            if line[0] in ("assign", "revoke") and len(line) > 2:
+                tps = {(t, int(p)) for t, p in (x.rsplit(":", 1) for x in line[2].split(","))}
+                owned = owned | tps if line[0] == "assign" else owned - tps
+        return owned
+
+    def rebalances(self) -> int:
+        return sum(1 for line in self.lines() if line[0] in ("assign", "revoke"))
+
+    def records(self) -> list[tuple[str, int, int, str, float]]:
+        """(topic, partition, offset, value, monotonic seconds) of everything it consumed, in order."""
+        return [(t, int(p), int(o), v, float(at)) for kind, t, p, o, v, at in
+                (line for line in self.lines() if line[0] == "rec")]
+
+    def records_before_last_commit(self) -> int:
+        count = committed = 0
+        for line in self.lines():
+            if line[0] == "rec":
+                count += 1
+            elif line[0] == "committed":
+                committed = count
+        return committed
+
+
+@pytest.fixture
+def group_consumer(tmp_path):
+    """Start ``_group_consumer.py`` members; each is killed at teardown, pass or fail."""
+    import os
+    import subprocess
+    import sys
+
+    started: list[subprocess.Popen] = []
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    def start(bootstrap: str, group: str, topics: str, *extra: str) -> GroupConsumerProcess:
+        out = str(tmp_path / f"member-{len(started)}.txt")
+        process = subprocess.Popen(
+            [sys.executable, os.path.join(root, "tests", "integration", "_group_consumer.py"), bootstrap, group,
+             topics, out, *extra], cwd=root, env={**os.environ, "PYTHONPATH": root},
+        )
+        started.append(process)
+        return GroupConsumerProcess(process, out)
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)

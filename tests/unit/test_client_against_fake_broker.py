@@ -609,14 +609,26 @@ def test_position_of_an_unassigned_partition_is_refused(broker):
             c.position(TopicPartition("one", 0))
 
 
-def test_group_calls_say_groups_are_not_there_yet(broker):
-    with Consumer(broker.bootstrap, group_id="billing") as c:
-        with pytest.raises(GroupsNotAvailable):
+def test_group_calls_are_refused_clearly_where_they_cannot_work(broker):
+    with Consumer(broker.bootstrap) as c:  # no group_id: no group to join or commit to
+        with pytest.raises(ClientConfigError, match="group_id"):
             c.subscribe(["t"])
-        with pytest.raises(GroupsNotAvailable):
+        with pytest.raises(ClientConfigError, match="group_id"):
             c.commit()
-        with pytest.raises(GroupsNotAvailable):
+        with pytest.raises(ClientConfigError, match="group_id"):
             c.committed(TopicPartition("t", 0))
+    with Consumer(broker.bootstrap, group_id="billing") as c:
+        with pytest.raises(GroupsNotAvailable, match="pattern"):
+            c.subscribe(pattern="orders-.*")
+        with pytest.raises(ClientConfigError, match="topic names"):
+            c.subscribe([""])
+        c.subscribe(["t"])  # joins at the next poll
+        with pytest.raises(ClientConfigError, match="unsubscribe"):
+            c.assign([TopicPartition("t", 0)])
+    for bad in ({"group_id": ""}, {"group_id": "g", "heartbeat_interval_ms": 50_000, "session_timeout_ms": 45_000},
+                {"group_id": "g", "partition_assignment_strategy": ["nope"]}):
+        with pytest.raises(ClientConfigError):
+            Consumer(broker.bootstrap, **bad)
 
 
 def test_a_long_poll_returns_records_produced_while_it_waits(broker):

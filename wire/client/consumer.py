@@ -5,25 +5,34 @@ call is ``close``, which interrupts a blocked ``poll`` or iteration. Fetching
 runs ahead of the user (``wire.client.fetcher``): while ``poll``'s records are
 being processed, the next responses are already in flight, so no thread is needed.
 
-Consumer groups (``subscribe``, ``commit``, ``committed``) arrive with the
-GroupCoordinator; until then those calls raise ``GroupsNotAvailable`` and offsets
-are the caller's to keep (``assign`` + ``seek``).
+With a ``group_id``, ``subscribe`` joins the group (``wire.client.group``): the
+partitions are the group's to share, ``poll`` rejoins when it rebalances, the
+listeners hear what is revoked and assigned, and ``commit`` / ``committed`` keep
+the group's offsets (positions start from them, else ``auto_offset_reset``). With
+``enable_auto_commit`` the positions of what ``poll`` returned are committed every
+``auto_commit_interval_ms``, before a revocation, and on ``close``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
 
+from wire.client import assignors as strategies
 from wire.client.errors import ClientClosed, ClientConfigError, GroupsNotAvailable, NotAssigned
+from wire.client.group import CommitFailed, GroupMember
 from wire.client.fetcher import RESETS, AssignedPartition, Fetcher
 from wire.client.interceptors import InterceptorChain
 from wire.client.metadata import DEFAULT_BOOTSTRAP, ClusterMetadata
 from wire.client.records import TopicPartition
 from wire.connections import ConnectionPool, Waker
-from wire.errors import RequestTimedOut, UnknownTopicOrPartition
+from wire.errors import RequestTimedOut, UnknownTopicOrPartition, ZafkaError
 from wire.fetch import EARLIEST, LATEST
+
+log = logging.getLogger(__name__)
+errors_for_close = (ZafkaError,)
 
 
 def _as_tp(tp) -> TopicPartition:
@@ -62,6 +71,13 @@ class Consumer:
         interceptors=None,
         value_deserializer=None,
         key_deserializer=None,
+        session_timeout_ms: int = 45_000,
+        heartbeat_interval_ms: int = 3000,
+        max_poll_interval_ms: int = 300_000,
+        auto_commit_interval_ms: int = 5000,
+        partition_assignment_strategy=strategies.DEFAULT_STRATEGY,
+        group_instance_id: str | None = None,
+        client_id: str = "zafka-consumer",
     ):
         if auto_offset_reset not in RESETS:
             raise ClientConfigError(
@@ -76,6 +92,17 @@ class Consumer:
                 value == 0 and name not in ("fetch_max_wait_ms", "fetch_min_bytes")
             ):
                 raise ClientConfigError(f"invalid value {value!r} for {name}: must be a positive number")
+        group_assignors = None
+        if group_id is not None:  # checked before any socket exists: a refused config leaks nothing
+            if not isinstance(group_id, str) or not group_id:
+                raise ClientConfigError(f"invalid value {group_id!r} for group_id: a non-empty string")
+            if not 0 < heartbeat_interval_ms < session_timeout_ms:
+                raise ClientConfigError(
+                    f"heartbeat_interval_ms={heartbeat_interval_ms} must be positive and below "
+                    f"session_timeout_ms={session_timeout_ms}")
+            if not max_poll_interval_ms > 0 or not auto_commit_interval_ms >= 0:
+                raise ClientConfigError("max_poll_interval_ms must be positive and auto_commit_interval_ms >= 0")
+            group_assignors = strategies.parse_strategy(partition_assignment_strategy)
         self.group_id = group_id
         self.enable_auto_commit = enable_auto_commit
         self.max_poll_records = int(max_poll_records)
@@ -98,12 +125,30 @@ class Consumer:
         self._lock = threading.RLock()  # held while the consumer's thread uses the sockets
         self._closed = False
         self._iter_buffer: deque = deque()
+        self._group: GroupMember | None = None
+        self._subscription: list[str] = []
+        self._listeners = (None, None)
+        self.auto_commit_interval_s = auto_commit_interval_ms / 1000
+        self._next_auto_commit = 0.0
+        if group_id is not None:
+            self._group = GroupMember(
+                group_id, self._pool, self._metadata, session_timeout_ms=int(session_timeout_ms),
+                heartbeat_interval_ms=int(heartbeat_interval_ms), max_poll_interval_ms=int(max_poll_interval_ms),
+                assignors=group_assignors, group_instance_id=group_instance_id, client_id=client_id,
+                request_timeout_ms=request_timeout_ms, retry_backoff_ms=retry_backoff_ms,
+            )
 
     # -- assignment ----------------------------------------------------------------------------
     def assign(self, partitions) -> None:
         """Read exactly these partitions (replacing the previous assignment; positions of kept ones stay)."""
         tps = list(dict.fromkeys(_as_tp(tp) for tp in partitions))
+        if self._subscription:
+            raise ClientConfigError("assign() on a consumer that subscribe()d: unsubscribe() first")
         with self._use():
+            self._assign(tps)
+
+    def _assign(self, tps: list[TopicPartition]) -> None:
+        with self._lock:
             self._fetcher.assign(tps)
             kept = set(tps)
             self._iter_buffer = deque(r for r in self._iter_buffer if (r.topic, r.partition) in kept)
@@ -114,24 +159,144 @@ class Consumer:
         return set(self._fetcher.states)
 
     def unsubscribe(self) -> None:
-        self.assign([])
+        with self._use():
+            if self._subscription and self._group is not None:
+                self._revoke(sorted(self.assignment()))
+                self._group.close(leave=True)
+                self._group = self._fresh_group(self._group)
+            self._subscription = []
+            self._assign([])
 
     def subscribe(self, topics=None, on_assign=None, on_revoke=None, pattern=None) -> None:
-        raise GroupsNotAvailable(
-            "subscribe() needs consumer groups, which arrive with the GroupCoordinator"
-        )
+        """Join the group for ``topics``; ``on_revoke(partitions)`` runs before partitions go (commit
+        there), ``on_assign(partitions)`` once new ones are this consumer's."""
+        if pattern is not None:
+            raise GroupsNotAvailable("subscribe(pattern=...) is not built yet: name the topics")
+        if self._group is None:
+            raise ClientConfigError("subscribe() needs a group_id (or use assign() without a group)")
+        names = [topics] if isinstance(topics, str) else list(topics or [])
+        if not names or not all(isinstance(t, str) and t for t in names):
+            raise ClientConfigError(f"subscribe() takes a list of topic names, got {topics!r}")
+        with self._use():
+            if self._fetcher.states and not self._subscription:
+                self._assign([])  # leaving manual assignment behind
+            self._subscription = sorted(set(names))
+            self._listeners = (on_assign, on_revoke)
+            self._group.needs_join = True
 
     def subscription(self) -> set[str]:
-        return set()
+        return set(self._subscription)
+
+    def _need_group(self, what: str) -> GroupMember:
+        if self._group is None:
+            raise ClientConfigError(f"{what} needs a group_id: the offsets are the group's")
+        return self._group
 
     def commit(self, offsets=None) -> None:
-        raise GroupsNotAvailable("commit() needs consumer groups, which arrive with the GroupCoordinator")
+        """Commit ``offsets`` ({TopicPartition: next offset to read}), or the positions of what poll()
+        returned; raises ``CommitFailed`` if the group rebalanced meanwhile."""
+        group = self._need_group("commit()")
+        with self._use():
+            wanted = self._positions() if offsets is None else {_as_tp(tp): int(o) for tp, o in offsets.items()}
+            if wanted:
+                group.commit(wanted, time.monotonic() + self.request_timeout_ms / 1000)
 
     def commit_async(self, offsets=None, callback=None) -> None:
-        raise GroupsNotAvailable("commit_async() needs consumer groups, which arrive with the GroupCoordinator")
+        """As ``commit``, with ``callback(offsets, exception)`` called when it is done (here: before returning)."""
+        try:
+            self.commit(offsets)
+        except Exception as exc:  # noqa: BLE001 - handed to the callback, as Kafka's commitAsync does
+            if callback is not None:
+                callback(offsets, exc)
+            return
+        if callback is not None:
+            callback(offsets, None)
 
     def committed(self, partition) -> int | None:
-        raise GroupsNotAvailable("committed() needs consumer groups, which arrive with the GroupCoordinator")
+        """The group's committed offset of ``partition`` (None when nothing was committed)."""
+        group = self._need_group("committed()")
+        tp = _as_tp(partition)
+        with self._use():
+            return group.committed([tp], time.monotonic() + self.request_timeout_ms / 1000).get(tp)
+
+    def _positions(self) -> dict[TopicPartition, int]:
+        """Where each assigned partition's next returned record is: what poll() has handed out so far."""
+        out = {}
+        for tp, state in self._fetcher.states.items():
+            if state.position is None:
+                continue
+            out[tp] = state.position
+        for record in self._iter_buffer:  # handed to the iterator, not yet yielded
+            tp = TopicPartition(record.topic, record.partition)
+            out[tp] = min(out.get(tp, record.offset), record.offset)
+        return out
+
+    # -- the group's rebalances ---------------------------------------------------------------------
+    def _fresh_group(self, old: GroupMember) -> GroupMember:
+        return GroupMember(
+            old.group_id, self._pool, self._metadata, session_timeout_ms=old.session_timeout_ms,
+            heartbeat_interval_ms=int(old.heartbeat_interval_s * 1000), max_poll_interval_ms=old.max_poll_interval_ms,
+            assignors=old.assignors, group_instance_id=old.group_instance_id, client_id=old.client_id,
+            request_timeout_ms=old.request_timeout_ms, retry_backoff_ms=old.backoff_s * 1000,
+        )
+
+    def _revoke(self, partitions: list) -> None:
+        if not partitions:
+            return
+        if self.enable_auto_commit:
+            self._auto_commit(force=True)
+        on_revoke = self._listeners[1]
+        if on_revoke is not None:
+            on_revoke(list(partitions))
+
+    def _on_assigned(self, partitions: list) -> None:
+        group = self._group
+        kept = [tp for tp in self._fetcher.states if tp in set(group.assignment)]
+        self._fetcher.assign(sorted(set(kept) | set(partitions)))
+        committed = group.committed(list(partitions), time.monotonic() + self.request_timeout_ms / 1000)
+        for tp in partitions:
+            offset = committed.get(tp)
+            if offset is not None:
+                self._fetcher.seek(self._fetcher.states[tp], offset)
+        self._metadata.request_update()
+        on_assign = self._listeners[0]
+        if on_assign is not None:
+            on_assign(list(partitions))
+
+    def _ensure_group(self) -> None:
+        group = self._group
+        if group is None or not self._subscription:
+            return
+        group.last_poll = time.monotonic()
+        if not group.needs_join:
+            return
+
+        def partitions_of(topic: str) -> int | None:
+            self._metadata.refresh([topic])
+            parts = self._metadata.partitions(topic)
+            return len(parts) if parts is not None else None
+
+        def revoke(partitions: list) -> None:
+            self._revoke(partitions)
+            self._fetcher.assign([tp for tp in self._fetcher.states if tp not in set(partitions)])
+            self._iter_buffer = deque(r for r in self._iter_buffer
+                                      if TopicPartition(r.topic, r.partition) not in set(partitions))
+
+        group.ensure_active(self._subscription, partitions_of, revoke, self._on_assigned)
+
+    def _auto_commit(self, force: bool = False) -> None:
+        if self._group is None or not self.enable_auto_commit or not self._subscription:
+            return
+        now = time.monotonic()
+        if not force and now < self._next_auto_commit:
+            return
+        self._next_auto_commit = now + self.auto_commit_interval_s
+        positions = self._positions()
+        if positions:
+            try:
+                self._group.commit(positions, now + self.request_timeout_ms / 1000)
+            except CommitFailed:
+                pass  # rebalanced: the next poll rejoins; the records are redelivered to their owner
 
     # -- positions -------------------------------------------------------------------------------
     def _state(self, tp) -> AssignedPartition:
@@ -249,7 +414,9 @@ class Consumer:
         deadline = time.monotonic() + max(timeout_ms, 0) / 1000
         with self._use():
             fetcher = self._fetcher
+            self._auto_commit()  # what the previous poll returned counts as processed now, as in Kafka
             while True:
+                self._ensure_group()
                 self._step(0)
                 records = fetcher.collect(max_records)
                 if records:
@@ -319,6 +486,16 @@ class Consumer:
         """Stop; a ``poll`` blocked in another thread returns ``[]`` and iteration ends."""
         if self._closed:
             return
+        if self._group is not None and self._lock.acquire(timeout=timeout):
+            try:  # commit what was consumed and leave, so the partitions move at once
+                if self._subscription:
+                    try:
+                        self._auto_commit(force=True)
+                    except errors_for_close as exc:
+                        log.warning("the last auto-commit failed: %s", exc)
+                self._group.close(leave=True)
+            finally:
+                self._lock.release()
         self._closed = True
         self._waker.wake()
         if self._lock.acquire(timeout=timeout):

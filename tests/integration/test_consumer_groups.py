@@ -1,0 +1,184 @@
+"""Consumer groups end to end: members of one group share a topic's partitions and keep its offsets."""
+
+from __future__ import annotations
+
+import threading
+
+from wire import Consumer, Producer, TopicPartition
+
+from . import rawclient as rc
+from .conftest import wait_for
+
+GROUPS = {"group.initial.rebalance.delay.ms": "0", "group.min.session.timeout.ms": "1000"}
+
+
+class Member(threading.Thread):
+    """A consumer of group ``g`` in a thread of its own, polling and committing after each batch."""
+
+    def __init__(self, bootstrap: str, name: str, topic: str):
+        super().__init__(name=name, daemon=True)
+        self.bootstrap, self.topic = bootstrap, topic
+        self.seen: list[tuple[int, int, bytes]] = []
+        self.assigned: set[TopicPartition] = set()
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with Consumer(self.bootstrap, group_id="g", auto_offset_reset="earliest", enable_auto_commit=False,
+                          session_timeout_ms=6000, heartbeat_interval_ms=300, max_poll_interval_ms=20_000) as c:
+                c.subscribe([self.topic], on_assign=lambda ps: self.assigned.update(ps),
+                            on_revoke=lambda ps: self.assigned.difference_update(ps))
+                while not self.stop.is_set():
+                    records = c.poll(timeout_ms=100)
+                    self.seen.extend((r.partition, r.offset, r.value) for r in records)
+                    if records:
+                        c.commit()  # process first, then commit
+        except BaseException as exc:  # noqa: BLE001 - the test reads it
+            self.error = exc
+
+
+def test_two_members_split_the_partitions_and_one_leaving_hands_its_share_to_the_other(make_cluster):
+    cluster = make_cluster(config=GROUPS)
+    rc.create_topic(cluster.bootstrap, "shared", partitions=4)
+    with Producer(cluster.bootstrap, acks="all") as producer:
+        for i in range(400):
+            producer.send("shared", value=b"%d" % i, partition=i % 4)
+    a, b = Member(cluster.bootstrap, "a", "shared"), Member(cluster.bootstrap, "b", "shared")
+    a.start()
+    b.start()
+    try:
+        everything = {TopicPartition("shared", p) for p in range(4)}
+        wait_for(lambda: a.assigned and b.assigned and not (a.assigned & b.assigned)
+                 and a.assigned | b.assigned == everything, timeout=30, what="the partitions split between a and b")
+        wait_for(lambda: len({(p, o) for p, o, _ in a.seen + b.seen}) == 400, timeout=30, what="all 400 records")
+        # each record was consumed by the member that owned its partition; no partition by both
+        by_a = {p for p, _, _ in a.seen}
+        by_b = {p for p, _, _ in b.seen}
+        assert a.error is None and b.error is None
+        assert not by_a & by_b or len(a.seen) + len(b.seen) > 400  # an overlap only with redelivery
+        # b leaves (close): a gets everything, and goes on from b's committed offsets
+        b.stop.set()
+        b.join(20)
+        wait_for(lambda: a.assigned == everything, timeout=30, what="a owning every partition")
+        before = len(a.seen)
+        with Producer(cluster.bootstrap, acks="all") as producer:
+            for i in range(400, 480):
+                producer.send("shared", value=b"%d" % i, partition=i % 4)
+        wait_for(lambda: {v for _, _, v in a.seen} >= {b"%d" % i for i in range(400, 480)}, timeout=30,
+                 what="a reading the new records of every partition")
+        redelivered = [(p, o) for p, o, _ in a.seen[before:] if o < 100]
+        assert not redelivered, f"records b had committed were read again: {redelivered[:5]}"
+    finally:
+        a.stop.set()
+        b.stop.set()
+        a.join(20)
+        b.join(20)
+    assert a.error is None and b.error is None, (a.error, b.error)
+
+
+def _produce(cluster, topic: str, values: range, partitions: int) -> None:
+    with Producer(cluster.bootstrap, acks="all") as producer:
+        for i in values:
+            producer.send(topic, value=b"%d" % i, partition=i % partitions)
+
+
+def test_three_members_own_six_partitions_once_and_a_killed_members_share_moves_to_the_survivors(
+        make_cluster, group_consumer):
+    import signal
+    import time
+
+    cluster = make_cluster(config=GROUPS)
+    rc.create_topic(cluster.bootstrap, "six", partitions=6)
+    _produce(cluster, "six", range(600), 6)
+    members = [group_consumer(cluster.bootstrap, "g6", "six", "--session-ms", "3000") for _ in range(3)]
+    everything = {("six", p) for p in range(6)}
+
+    def split_among(alive):
+        owned = [m.assigned() for m in alive]
+        return all(len(o) == 6 // len(alive) for o in owned) and set().union(*owned) == everything
+
+    wait_for(lambda: split_among(members), timeout=30, what="6 partitions split 2-2-2")
+    wait_for(lambda: {(p, o) for m in members for _, p, o, _, _ in m.records()} >= {(i % 6, i // 6) for i in range(600)},
+             timeout=30, what="all 600 records consumed")
+    victim, survivors = members[2], members[:2]
+    moved = victim.assigned()
+    killed_at = time.monotonic()
+    victim.process.send_signal(signal.SIGKILL)
+    _produce(cluster, "six", range(600, 660), 6)
+    wait_for(lambda: split_among(survivors), timeout=30, what="the survivors owning the dead member's partitions")
+    wait_for(lambda: {v for m in survivors for _, _, _, v, _ in m.records()} >= {str(i) for i in range(600, 660)},
+             timeout=30, what="the new records consumed by the survivors")
+    # every produced record was processed at least once, in order per partition per member
+    produced = {(i % 6, i // 6) for i in range(660)}
+    consumed = [(p, o) for m in members for _, p, o, _, _ in m.records()]
+    assert set(consumed) >= produced
+    for m in members:
+        for p in range(6):
+            offsets = [o for _, q, o, _, _ in m.records() if q == p]
+            assert all(a < b for a, b in zip(offsets, offsets[1:])) or len(set(offsets)) < len(offsets)
+    # duplicates only within what the killed member had read but not committed
+    uncommitted = {(p, o) for _, p, o, _, _ in victim.records()[victim.records_before_last_commit():]}
+    duplicates = {x for x in consumed if consumed.count(x) > 1}
+    assert duplicates <= uncommitted, sorted(duplicates - uncommitted)[:5]
+    gaps = {p: min(at for m in survivors for _, q, o, _, at in m.records() if q == p and o >= 100) - killed_at
+            for _, p in moved}
+    print(f"kill -> first record consumed from each moved partition: "
+          f"{', '.join(f'p{p} {g:.2f} s' for p, g in sorted(gaps.items()))} (session.timeout.ms=3000)")
+    assert set(gaps) == {p for _, p in moved}
+
+
+def test_two_groups_each_get_every_record(make_cluster, group_consumer):
+    cluster = make_cluster(config=GROUPS)
+    rc.create_topic(cluster.bootstrap, "fanout", partitions=3)
+    _produce(cluster, "fanout", range(300), 3)
+    billing = group_consumer(cluster.bootstrap, "billing", "fanout")
+    audit = group_consumer(cluster.bootstrap, "audit", "fanout")
+    for member in (billing, audit):
+        wait_for(lambda m=member: {v for _, _, _, v, _ in m.records()} == {str(i) for i in range(300)}, timeout=30,
+                 what=f"every record in {member.out}")
+
+
+def test_a_static_member_restarting_within_its_session_takes_its_partitions_back_without_a_rebalance(
+        make_cluster, group_consumer):
+    import signal
+
+    cluster = make_cluster(config=GROUPS)
+    rc.create_topic(cluster.bootstrap, "static", partitions=4)
+    first = group_consumer(cluster.bootstrap, "gs", "static", "--instance", "worker-1", "--session-ms", "10000")
+    other = group_consumer(cluster.bootstrap, "gs", "static", "--session-ms", "10000")
+    wait_for(lambda: len(first.assigned()) == 2 and len(other.assigned()) == 2, timeout=30, what="a 2-2 split")
+    mine, rebalances = first.assigned(), other.rebalances()
+    first.process.send_signal(signal.SIGKILL)  # a crash: a static member does not leave
+    first.process.wait(10)
+    again = group_consumer(cluster.bootstrap, "gs", "static", "--instance", "worker-1", "--session-ms", "10000")
+    wait_for(lambda: again.assigned() == mine, timeout=30, what="the restarted instance owning its partitions again")
+    _produce(cluster, "static", range(40), 4)
+    wait_for(lambda: {v for m in (again, other) for _, _, _, v, _ in m.records()} >= {str(i) for i in range(40)},
+             timeout=30, what="both consuming")
+    assert other.rebalances() == rebalances  # the other member was never revoked nor reassigned
+
+
+def test_the_brokers_group_settings_bound_sessions_and_delay_a_starting_groups_first_rebalance(make_cluster):
+    import time
+
+    import pytest
+
+    from wire import errors
+
+    cluster = make_cluster(config={"group.min.session.timeout.ms": "2000", "group.max.session.timeout.ms": "8000",
+                                   "group.initial.rebalance.delay.ms": "1500"})
+    rc.create_topic(cluster.bootstrap, "bounded", partitions=1)
+    for session in (1000, 9000):  # outside [group.min.session.timeout.ms, group.max.session.timeout.ms]
+        with Consumer(cluster.bootstrap, group_id=f"g{session}", session_timeout_ms=session,
+                      heartbeat_interval_ms=500) as c:
+            c.subscribe(["bounded"])
+            with pytest.raises(errors.InvalidSessionTimeout, match="outside"):
+                c.poll(timeout_ms=100)
+    with Consumer(cluster.bootstrap, group_id="delayed", session_timeout_ms=4000, heartbeat_interval_ms=500) as c:
+        c.subscribe(["bounded"])
+        started = time.monotonic()
+        while not c.assignment():
+            c.poll(timeout_ms=100)
+        # the first member of an empty group waits group.initial.rebalance.delay.ms for others to join
+        assert time.monotonic() - started >= 1.5
