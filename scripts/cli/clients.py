@@ -21,17 +21,6 @@ def _stderr_tty() -> bool:
         return False
 
 
-def field(obj, *names, default=None):
-    """The first of ``names`` that ``obj`` has, as an attribute or a mapping key."""
-    for name in names:
-        if isinstance(obj, dict):
-            if name in obj:
-                return obj[name]
-        elif hasattr(obj, name):
-            return getattr(obj, name)
-    return default
-
-
 # -- produce --------------------------------------------------------------------------------------
 
 class _Outcome:
@@ -194,17 +183,16 @@ def groups_list(args) -> int:
         groups = admin.list_groups()
     finally:
         _close(admin)
-    for g in groups:
-        if isinstance(g, str):
-            info(g)
-        else:
-            name = field(g, "group_id", "group", "name", default=str(g))
-            state = field(g, "state", default=None)
-            info(f"{name}  {state}" if state else str(name))
+    if not groups:
+        info("no consumer groups")
+        return 0
+    print(table([[g.group_id, g.state, g.protocol_type or "-"] for g in groups], ["GROUP", "STATE", "TYPE"]))
     return 0
 
 
 def groups_describe(args) -> int:
+    """Like kafka-consumer-groups.sh --describe: per partition the committed offset, the log end, the
+    lag and the member that owns it; then the members."""
     from wire import Admin
 
     admin = Admin(bootstrap=cli.bootstrap(args))
@@ -212,24 +200,25 @@ def groups_describe(args) -> int:
         d = admin.describe_group(args.group)
     finally:
         _close(admin)
-    info(f"group {args.group}: state {field(d, 'state', default='?')}, "
-         f"generation {field(d, 'generation', 'generation_id', default='?')}, "
-         f"members {len(field(d, 'members', default=[]) or [])}")
-    members = field(d, "members", default=[]) or []
-    if members:
-        rows = []
-        for m in members:
-            assignment = field(m, "assignment", "partitions", default=[]) or []
-            rows.append([field(m, "member_id", "id", default="?"), field(m, "client_id", default="-"),
-                         ",".join(f"{field(tp, 'topic')}-{field(tp, 'partition')}" for tp in assignment) or "-"])
-        print(table(rows, ["MEMBER", "CLIENT", "ASSIGNMENT"]))
-    offsets = field(d, "offsets", "committed", "partitions", default=[]) or []
-    if isinstance(offsets, dict):
-        offsets = [{"topic": tp[0], "partition": tp[1], **(v if isinstance(v, dict) else {"committed": v})}
-                   for tp, v in offsets.items()]
-    if offsets:
-        rows = [[field(o, "topic"), field(o, "partition"), field(o, "committed", "offset", "committed_offset"),
-                 field(o, "log_end_offset", "log_end", "end_offset"), field(o, "lag"),
-                 field(o, "member_id", "owner", default="-")] for o in offsets]
-        print(table(rows, ["TOPIC", "PARTITION", "COMMITTED", "LOG END", "LAG", "MEMBER"], right=(1, 2, 3, 4)))
+    if d.state == "Dead" and not d.offsets:
+        raise CommandError(f"consumer group {args.group!r} does not exist (see `zafka groups list`)")
+    info(f"group {d.group_id}: state {d.state}, protocol {d.protocol or '-'}, generation {d.generation}, "
+         f"{len(d.members)} member{'s' if len(d.members) != 1 else ''}")
+    owner = {tp: m for m in d.members for tp in m.assignment}
+    partitions = sorted(set(d.offsets) | set(owner))
+    rows = []
+    for tp in partitions:
+        o = d.offsets.get(tp)
+        m = owner.get(tp)
+        lag = o.lag if o is not None else None
+        rows.append([tp.topic, tp.partition, o.committed if o is not None and o.committed >= 0 else "-",
+                     o.log_end_offset if o is not None and o.log_end_offset >= 0 else "-",
+                     lag if lag is not None else "-", m.member_id if m else "-",
+                     (m.client_host or "-") if m else "-", m.client_id if m else "-"])
+    if rows:
+        print(table(rows, ["TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST",
+                           "CLIENT-ID"], right=(1, 2, 3, 4)))
+    idle = [m for m in d.members if not m.assignment]
+    for m in idle:
+        info(f"member {m.member_id} ({m.client_id}) owns no partition")
     return 0

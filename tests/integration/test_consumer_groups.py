@@ -182,3 +182,26 @@ def test_the_brokers_group_settings_bound_sessions_and_delay_a_starting_groups_f
             c.poll(timeout_ms=100)
         # the first member of an empty group waits group.initial.rebalance.delay.ms for others to join
         assert time.monotonic() - started >= 1.5
+
+
+def test_zafka_consume_group_and_groups_list_describe_show_members_offsets_and_lag(make_cluster, tmp_path):
+    from .test_cli import ok, one_line_error, zafka
+
+    data_dir = tmp_path / "cluster"
+    cluster = make_cluster(brokers=1, data_dir=data_dir, config=GROUPS)
+    ok(zafka(data_dir, "topics", "create", "seen", "--partitions", "2"))
+    _produce(cluster, "seen", range(10), 2)
+    out = ok(zafka(data_dir, "consume", "seen", "--group", "readers", "--from-beginning", "--max-messages", "6"))
+    assert len(out.splitlines()) == 6
+    listed = ok(zafka(data_dir, "groups", "list"))
+    assert "readers" in listed and "Empty" in listed  # it left when it exited
+    described = ok(zafka(data_dir, "groups", "describe", "readers"))
+    assert "state Empty" in described
+    rows = {line.split()[1]: line.split() for line in described.splitlines() if line.startswith("seen ")}
+    committed = sum(int(r[2]) for r in rows.values())
+    lags = sum(int(r[4]) for r in rows.values())
+    assert committed == 6 and lags == 4 and {r[3] for r in rows.values()} == {"5"}  # 5 records per partition
+    # the next member of the group goes on from the committed offsets
+    rest = ok(zafka(data_dir, "consume", "seen", "--group", "readers", "--max-messages", "4"))
+    assert sorted(out.splitlines() + rest.splitlines(), key=int) == [str(i) for i in range(10)]
+    assert "does not exist" in one_line_error(zafka(data_dir, "groups", "describe", "nobody"))

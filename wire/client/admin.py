@@ -28,12 +28,17 @@ from wire.admin import (
     ElectLeaders,
 )
 from wire.base import Request, Response
-from wire.client.errors import ClientClosed, ClientConfigError, GroupsNotAvailable
+from wire.client.errors import ClientClosed, ClientConfigError
+from wire.client.records import TopicPartition
+from wire.groups import DescribeGroups, FindCoordinator, GroupListing, ListGroups, OffsetFetch
 from wire.client.metadata import DEFAULT_BOOTSTRAP, ClusterMetadata
 from wire.connections import ConnectionPool, Reply
 from wire.errors import (
     BrokerNotAvailable,
+    CoordinatorLoadInProgress,
+    CoordinatorNotAvailable,
     LeaderNotAvailable,
+    NotCoordinator,
     NotController,
     RequestTimedOut,
     TopicAlreadyExists,
@@ -46,7 +51,8 @@ from wire.metadata import BrokerInfo
 
 log = logging.getLogger("zafka.admin")
 
-_RETRY = (NotController, RequestTimedOut, BrokerNotAvailable, LeaderNotAvailable)
+_RETRY = (NotController, RequestTimedOut, BrokerNotAvailable, LeaderNotAvailable, NotCoordinator,
+          CoordinatorNotAvailable, CoordinatorLoadInProgress)
 _AMBIGUOUS = (RequestTimedOut, BrokerNotAvailable)
 
 
@@ -92,6 +98,36 @@ class ConfigEntry(NamedTuple):
     source: str  # "topic" (an override) or "default" (the broker's or Kafka's)
     in_effect: bool
     note: str = ""  # why not, when in_effect is False
+
+
+class GroupMemberDescription(NamedTuple):
+    member_id: str
+    group_instance_id: str | None
+    client_id: str
+    client_host: str
+    assignment: list  # TopicPartition
+
+
+class GroupOffset(NamedTuple):
+    committed: int  # -1: nothing committed
+    log_end_offset: int  # the high watermark: what a consumer can read (-1: its leader did not answer)
+
+    @property
+    def lag(self) -> int | None:
+        if self.committed < 0 or self.log_end_offset < 0:
+            return None
+        return max(0, self.log_end_offset - self.committed)
+
+
+class GroupDescription(NamedTuple):
+    group_id: str
+    state: str  # Empty, PreparingRebalance, CompletingRebalance, Stable, Dead (no such group)
+    protocol_type: str
+    protocol: str  # the assignment strategy chosen
+    generation: int
+    leader: str
+    members: list[GroupMemberDescription]
+    offsets: dict  # TopicPartition -> GroupOffset, for every partition with a commit
 
 
 class ClusterDescription(NamedTuple):
@@ -314,11 +350,55 @@ class Admin:
             raise error_for(-1, f"unexpected reply {type(response).__name__} to DescribeCluster")
         return ClusterDescription(response.cluster_id, response.controller_endpoint, list(response.brokers))
 
-    def list_groups(self):
-        raise GroupsNotAvailable("list_groups() needs consumer groups, which arrive with the GroupCoordinator")
+    def list_groups(self, timeout_ms: float | None = None) -> list[GroupListing]:
+        """Every group of the cluster, sorted: each broker's coordinator lists the groups it serves."""
+        def attempt(deadline):
+            self._metadata.refresh([])
+            out = {}
+            for broker in self._metadata.brokers:
+                if not broker.coordinator_endpoint:
+                    continue
+                for g in self._call(broker.coordinator_endpoint, ListGroups(), deadline).groups:
+                    out[g.group_id] = g
+            return [out[g] for g in sorted(out)]
 
-    def describe_group(self, group_id: str):
-        raise GroupsNotAvailable("describe_group() needs consumer groups, which arrive with the GroupCoordinator")
+        return self._retrying(attempt, "listing groups", timeout_ms)
+
+    def describe_group(self, group_id: str, timeout_ms: float | None = None) -> GroupDescription:
+        """State, protocol, members with their assignment, and per partition the committed offset,
+        the log end (high watermark) and the lag."""
+        def attempt(deadline):
+            found = None
+            for endpoint in self._metadata.endpoints():
+                try:
+                    found = self._call(endpoint, FindCoordinator(key=group_id), deadline).endpoint
+                    break
+                except (BrokerNotAvailable, RequestTimedOut):
+                    continue
+            if found is None:
+                raise BrokerNotAvailable("no broker answered FindCoordinator")
+            described = self._call(found, DescribeGroups(group_ids=[group_id]), deadline).groups[0]
+            if described.error:
+                raise error_for(described.error, f"describing group {group_id!r}")
+            fetched = self._call(found, OffsetFetch(group_id=group_id), deadline).offsets
+            return described, fetched, deadline
+
+        described, fetched, deadline = self._retrying(attempt, f"describing group {group_id!r}", timeout_ms)
+        from wire.client.group import decode_assignment
+
+        members = [GroupMemberDescription(m.member_id, m.group_instance_id, m.client_id, m.client_host,
+                                          decode_assignment(m.assignment)) for m in described.members]
+        committed = {TopicPartition(o.topic, o.partition): o.offset for o in fetched}
+        ends: dict[TopicPartition, int] = {}
+        for topic in sorted({tp.topic for tp in committed}):
+            self._metadata.refresh([topic])
+            info = self._metadata.topics.get(topic)
+            if info is not None:
+                for p, (_, _, hw) in self._offsets(topic, list(info.partitions.values()), deadline).items():
+                    ends[TopicPartition(topic, p)] = hw
+        offsets = {tp: GroupOffset(c, ends.get(tp, -1)) for tp, c in sorted(committed.items())}
+        return GroupDescription(group_id, described.state, described.protocol_type, described.protocol,
+                                described.generation_id, described.leader, members, offsets)
 
     # -- closing ------------------------------------------------------------------------------------------------
     def close(self) -> None:
