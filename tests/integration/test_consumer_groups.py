@@ -205,3 +205,83 @@ def test_zafka_consume_group_and_groups_list_describe_show_members_offsets_and_l
     rest = ok(zafka(data_dir, "consume", "seen", "--group", "readers", "--max-messages", "4"))
     assert sorted(out.splitlines() + rest.splitlines(), key=int) == [str(i) for i in range(10)]
     assert "does not exist" in one_line_error(zafka(data_dir, "groups", "describe", "nobody"))
+
+
+def _poll_until(consumer, condition, what: str, timeout: float = 30.0) -> list:
+    """Poll ``consumer`` until ``condition(records so far)``; the records."""
+    import time
+
+    seen: list = []
+    deadline = time.monotonic() + timeout
+    while not condition(seen):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}; got {len(seen)} records"
+        seen.extend(consumer.poll(timeout_ms=100))
+    return seen
+
+
+def test_a_pattern_subscription_picks_up_a_new_matching_topic_and_a_topic_gaining_partitions(make_cluster):
+    from wire import Admin
+
+    cluster = make_cluster(config=GROUPS)
+    rc.create_topic(cluster.bootstrap, "pat-a", partitions=1)
+    rc.create_topic(cluster.bootstrap, "other", partitions=1)
+    _produce(cluster, "pat-a", range(5), 1)
+    _produce(cluster, "other", range(5), 1)
+    with Consumer(cluster.bootstrap, group_id="pattern", auto_offset_reset="earliest", session_timeout_ms=6000,
+                  heartbeat_interval_ms=500, metadata_max_age_ms=300) as c:
+        c.subscribe(pattern=r"pat-.*")
+        got = _poll_until(c, lambda rs: len(rs) >= 5, "pat-a's records")
+        assert {r.topic for r in got} == {"pat-a"}  # "other" does not match
+        rc.create_topic(cluster.bootstrap, "pat-b", partitions=1)
+        _produce(cluster, "pat-b", range(3), 1)
+        got = _poll_until(c, lambda rs: sum(r.topic == "pat-b" for r in rs) >= 3, "the new topic's records")
+        assert c.subscription() == {"pat-a", "pat-b"}
+        with Admin(cluster.bootstrap) as admin:
+            admin.create_partitions("pat-a", 3)
+        _produce(cluster, "pat-a", range(100, 103), 3)  # one on each partition, 1 and 2 new
+        got = _poll_until(c, lambda rs: {r.partition for r in rs if r.topic == "pat-a"} >= {1, 2},
+                          "records of the partitions pat-a gained")
+        assert {tp.partition for tp in c.assignment() if tp.topic == "pat-a"} == {0, 1, 2}
+
+
+def test_a_cooperative_rebalance_revokes_only_what_moves_and_the_rest_keeps_flowing(make_cluster, group_consumer):
+    import time
+
+    cluster = make_cluster(config=GROUPS)
+    rc.create_topic(cluster.bootstrap, "coop", partitions=4)
+    stop = threading.Event()
+
+    def produce() -> None:  # a steady stream on every partition while the group changes
+        with Producer(cluster.bootstrap, acks=1, linger_ms=1) as producer:
+            i = 0
+            while not stop.wait(0.002):
+                producer.send("coop", value=b"%d" % i, partition=i % 4)
+                i += 1
+
+    feeder = threading.Thread(target=produce, daemon=True)
+    feeder.start()
+    try:
+        a, b = (group_consumer(cluster.bootstrap, "gc", "coop", "--strategy", "cooperative-sticky") for _ in range(2))
+        wait_for(lambda: len(a.assigned()) == 2 and len(b.assigned()) == 2, timeout=30, what="a 2-2 split")
+        before = {"a": a.assigned(), "b": b.assigned()}
+        c_started = time.monotonic()
+        c = group_consumer(cluster.bootstrap, "gc", "coop", "--strategy", "cooperative-sticky")
+        wait_for(lambda: len(c.assigned()) == 1 and len(a.assigned() | b.assigned()) == 3, timeout=30,
+                 what="c taking one partition")
+    finally:
+        stop.set()
+        feeder.join(10)
+    # only the one partition that moved was revoked; each old member kept at least one throughout
+    revoked = [line for m in (a, b) for line in m.lines() if line[0] == "revoke" and float(line[1]) >= c_started]
+    assert len(revoked) == 1 and len(revoked[0][2].split(",")) == 1, revoked
+    (moved,) = c.assigned()
+    kept = {"a": before["a"] - {moved}, "b": before["b"] - {moved}}
+    assert all(kept.values()) and a.assigned() >= kept["a"] and b.assigned() >= kept["b"]
+    # and they kept being consumed while the group rebalanced: between the revoke and c's assignment
+    revoked_at = float(revoked[0][1])
+    assigned_at = min(float(line[1]) for line in c.lines() if line[0] == "assign")
+    during = [r for m, name in ((a, "a"), (b, "b")) for r in m.records()
+              if (r[0], r[1]) in kept[name] and revoked_at <= r[4] <= assigned_at]
+    print(f"rebalance window {assigned_at - revoked_at:.3f} s; {len(during)} records of unmoved partitions "
+          "consumed in it")
+    assert during, "no record of an unmoved partition was consumed during the rebalance"

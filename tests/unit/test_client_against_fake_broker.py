@@ -618,8 +618,10 @@ def test_group_calls_are_refused_clearly_where_they_cannot_work(broker):
         with pytest.raises(ClientConfigError, match="group_id"):
             c.committed(TopicPartition("t", 0))
     with Consumer(broker.bootstrap, group_id="billing") as c:
-        with pytest.raises(GroupsNotAvailable, match="pattern"):
-            c.subscribe(pattern="orders-.*")
+        with pytest.raises(ClientConfigError, match="invalid pattern"):
+            c.subscribe(pattern="orders-(")
+        with pytest.raises(ClientConfigError, match="not both"):
+            c.subscribe(["t"], pattern="orders-.*")
         with pytest.raises(ClientConfigError, match="topic names"):
             c.subscribe([""])
         c.subscribe(["t"])  # joins at the next poll

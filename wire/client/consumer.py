@@ -16,12 +16,13 @@ the group's offsets (positions start from them, else ``auto_offset_reset``). Wit
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
 
 from wire.client import assignors as strategies
-from wire.client.errors import ClientClosed, ClientConfigError, GroupsNotAvailable, NotAssigned
+from wire.client.errors import ClientClosed, ClientConfigError, NotAssigned
 from wire.client.group import CommitFailed, GroupMember
 from wire.client.fetcher import RESETS, AssignedPartition, Fetcher
 from wire.client.interceptors import InterceptorChain
@@ -78,6 +79,7 @@ class Consumer:
         partition_assignment_strategy=strategies.DEFAULT_STRATEGY,
         group_instance_id: str | None = None,
         client_id: str = "zafka-consumer",
+        metadata_max_age_ms: float = 300_000,
     ):
         if auto_offset_reset not in RESETS:
             raise ClientConfigError(
@@ -127,7 +129,11 @@ class Consumer:
         self._iter_buffer: deque = deque()
         self._group: GroupMember | None = None
         self._subscription: list[str] = []
-        self._listeners = (None, None)
+        self._listeners = (None, None, None)  # on_assign, on_revoke, on_lost
+        self._pattern = None
+        self._partition_counts: dict[str, int] = {}
+        self.metadata_max_age_s = metadata_max_age_ms / 1000
+        self._next_topic_check = 0.0
         self.auto_commit_interval_s = auto_commit_interval_ms / 1000
         self._next_auto_commit = 0.0
         if group_id is not None:
@@ -167,25 +173,61 @@ class Consumer:
             self._subscription = []
             self._assign([])
 
-    def subscribe(self, topics=None, on_assign=None, on_revoke=None, pattern=None) -> None:
-        """Join the group for ``topics``; ``on_revoke(partitions)`` runs before partitions go (commit
-        there), ``on_assign(partitions)`` once new ones are this consumer's."""
-        if pattern is not None:
-            raise GroupsNotAvailable("subscribe(pattern=...) is not built yet: name the topics")
+    def subscribe(self, topics=None, on_assign=None, on_revoke=None, pattern=None, on_lost=None) -> None:
+        """Join the group for ``topics`` (or every topic whose whole name matches the regex ``pattern``,
+        re-checked every ``metadata_max_age_ms``); ``on_revoke(partitions)`` runs before partitions go
+        (commit there), ``on_assign(partitions)`` once new ones are this consumer's, ``on_lost(partitions)``
+        when the group dropped this member (default: ``on_revoke``; nothing is committed for them).
+        A subscribed topic gaining partitions, or a new topic matching the pattern, rebalances the group."""
         if self._group is None:
             raise ClientConfigError("subscribe() needs a group_id (or use assign() without a group)")
-        names = [topics] if isinstance(topics, str) else list(topics or [])
-        if not names or not all(isinstance(t, str) and t for t in names):
-            raise ClientConfigError(f"subscribe() takes a list of topic names, got {topics!r}")
+        if pattern is not None:
+            if topics:
+                raise ClientConfigError("subscribe() takes topics or a pattern, not both")
+            try:
+                compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
+                compiled.fullmatch("")
+            except (re.error, AttributeError, TypeError) as exc:
+                raise ClientConfigError(f"invalid pattern {pattern!r}: {exc}") from None
+            names = []
+        else:
+            compiled = None
+            names = [topics] if isinstance(topics, str) else list(topics or [])
+            if not names or not all(isinstance(t, str) and t for t in names):
+                raise ClientConfigError(f"subscribe() takes a list of topic names, got {topics!r}")
         with self._use():
             if self._fetcher.states and not self._subscription:
                 self._assign([])  # leaving manual assignment behind
+            self._pattern = compiled
             self._subscription = sorted(set(names))
-            self._listeners = (on_assign, on_revoke)
+            self._partition_counts = {}
+            self._next_topic_check = 0.0
+            self._listeners = (on_assign, on_revoke, on_lost)
             self._group.needs_join = True
 
     def subscription(self) -> set[str]:
         return set(self._subscription)
+
+    def _check_topics(self) -> None:
+        """Every ``metadata_max_age_ms``: the pattern's topics and the subscribed topics' partition
+        counts; a change makes this member rejoin, and so the group rebalance (Kafka's rule)."""
+        now = time.monotonic()
+        if now < self._next_topic_check:
+            return
+        self._next_topic_check = now + self.metadata_max_age_s
+        if self._pattern is not None:
+            response = self._metadata.refresh(None, allow_auto_create=False)
+            matched = sorted(t.name for t in response.topics
+                             if not t.error and not t.name.startswith("__") and self._pattern.fullmatch(t.name))
+            if matched != self._subscription:
+                self._subscription = matched
+                self._group.needs_join = True
+        elif self._subscription:
+            self._metadata.refresh(self._subscription)
+        counts = {t: len(p) for t in self._subscription if (p := self._metadata.partitions(t)) is not None}
+        if self._partition_counts and counts != self._partition_counts:
+            self._group.needs_join = True
+        self._partition_counts = counts
 
     def _need_group(self, what: str) -> GroupMember:
         if self._group is None:
@@ -265,10 +307,11 @@ class Consumer:
 
     def _ensure_group(self) -> None:
         group = self._group
-        if group is None or not self._subscription:
+        if group is None or (not self._subscription and self._pattern is None):
             return
         group.last_poll = time.monotonic()
-        if not group.needs_join:
+        self._check_topics()
+        if not group.needs_join or not self._subscription:
             return
 
         def partitions_of(topic: str) -> int | None:
@@ -276,13 +319,22 @@ class Consumer:
             parts = self._metadata.partitions(topic)
             return len(parts) if parts is not None else None
 
-        def revoke(partitions: list) -> None:
-            self._revoke(partitions)
+        def drop(partitions: list) -> None:
             self._fetcher.assign([tp for tp in self._fetcher.states if tp not in set(partitions)])
             self._iter_buffer = deque(r for r in self._iter_buffer
                                       if TopicPartition(r.topic, r.partition) not in set(partitions))
 
-        group.ensure_active(self._subscription, partitions_of, revoke, self._on_assigned)
+        def revoke(partitions: list) -> None:
+            self._revoke(partitions)
+            drop(partitions)
+
+        def lose(partitions: list) -> None:
+            on_lost = self._listeners[2] or self._listeners[1]
+            if on_lost is not None:
+                on_lost(list(partitions))  # no commit: another member may own them already
+            drop(partitions)
+
+        group.ensure_active(self._subscription, partitions_of, revoke, self._on_assigned, lose)
 
     def _auto_commit(self, force: bool = False) -> None:
         if self._group is None or not self.enable_auto_commit or not self._subscription:

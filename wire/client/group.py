@@ -117,6 +117,7 @@ class GroupMember:
         self.generation = -1
         self.assignment: list[TopicPartition] = []
         self.needs_join = True
+        self.lost = False  # the group dropped this member (expired, fenced, left): its partitions are lost
         self.last_poll = time.monotonic()
         self._closing = threading.Event()
         self._heartbeats: threading.Thread | None = None
@@ -163,11 +164,21 @@ class GroupMember:
 
     # -- joining -----------------------------------------------------------------------------------------
     def ensure_active(self, topics: Sequence[str], partitions_of: Callable[[str], int | None],
-                      on_revoke: Callable[[list], None], on_assign: Callable[[list], None]) -> bool:
-        """Rejoin while the group asks for it; True when the assignment changed."""
+                      on_revoke: Callable[[list], None], on_assign: Callable[[list], None],
+                      on_lost: Callable[[list], None] | None = None) -> bool:
+        """Rejoin while the group asks for it; True when the assignment changed.
+
+        Partitions of a membership the group already dropped are *lost*, not revoked
+        (Kafka's onPartitionsLost): someone else may own them now, so nothing is
+        committed for them.
+        """
         self.last_poll = time.monotonic()
         changed = False
         while self.needs_join and not self._closing.is_set():
+            if self.lost and self.assignment:
+                (on_lost or on_revoke)(list(self.assignment))
+                self.assignment = []
+            self.lost = False
             old = list(self.assignment)
             if self.protocol == strategies.EAGER and old:
                 on_revoke(old)  # eager: give everything up before the rebalance
@@ -208,7 +219,7 @@ class GroupMember:
             joined = self._call(join, deadline)
         except errors.UnknownMemberId:
             with self._lock:
-                self.member_id, self.generation = "", -1
+                self.member_id, self.generation, self.lost = "", -1, True
             return None
         except (errors.RebalanceInProgress, errors.IllegalGeneration):
             return None
@@ -223,7 +234,7 @@ class GroupMember:
             synced = self._call(sync, deadline)
         except errors.UnknownMemberId:
             with self._lock:
-                self.member_id, self.generation = "", -1
+                self.member_id, self.generation, self.lost = "", -1, True
             return None
         except (errors.RebalanceInProgress, errors.IllegalGeneration):
             return None
@@ -273,8 +284,13 @@ class GroupMember:
                     with self._lock:
                         if self.generation == generation:
                             self.needs_join = True
+                            if isinstance(exc, (errors.UnknownMemberId, errors.IllegalGeneration)):
+                                self.lost = True  # the group went on without this member
                             if isinstance(exc, errors.UnknownMemberId):
                                 self.member_id = ""
+                except errors.FencedInstanceId:
+                    with self._lock:
+                        self.needs_join, self.lost = True, True
                 except errors.ZafkaError as exc:
                     log.debug("group %s: heartbeat failed: %s", self.group_id, exc)
                     if isinstance(exc, COORDINATOR_ERRORS):
@@ -293,7 +309,7 @@ class GroupMember:
         except errors.ZafkaError as exc:
             log.debug("group %s: leave failed: %s", self.group_id, exc)
         with self._lock:
-            self.needs_join, self.member_id, self.generation = True, "", -1
+            self.needs_join, self.member_id, self.generation, self.lost = True, "", -1, True
 
     # -- offsets ---------------------------------------------------------------------------------------------
     def commit(self, offsets: dict[TopicPartition, int], deadline: float) -> None:
