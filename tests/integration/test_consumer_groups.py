@@ -285,3 +285,27 @@ def test_a_cooperative_rebalance_revokes_only_what_moves_and_the_rest_keeps_flow
     print(f"rebalance window {assigned_at - revoked_at:.3f} s; {len(during)} records of unmoved partitions "
           "consumed in it")
     assert during, "no record of an unmoved partition was consumed during the rebalance"
+
+
+def test_committed_offsets_survive_a_whole_broker_crash_of_the_groups_coordinator(make_cluster):
+    from actors import offsets_log
+    from wire import Admin
+
+    cluster = make_cluster(config={**GROUPS, "leader.heartbeat.interval.ms": "100", "leader.session.timeout.ms": "800"})
+    with Admin(cluster.bootstrap) as admin:
+        admin.create_topic("durable", partitions=1, replication_factor=3)
+    _produce(cluster, "durable", range(100), 1)
+    with Consumer(cluster.bootstrap_servers, group_id="survivors", auto_offset_reset="earliest",
+                  enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=500) as c:
+        c.subscribe(["durable"])
+        _poll_until(c, lambda rs: len(rs) >= 1, "a first record")
+        c.commit({TopicPartition("durable", 0): 50})
+        assert c.committed(TopicPartition("durable", 0)) == 50
+    p = offsets_log.partition_for("survivors", 3)
+    leader = rc.metadata(cluster.bootstrap, [offsets_log.TOPIC]).topics[0].partitions[p].leader
+    cluster.kill_broker(leader, down_s=3)  # the coordinator, its offsets replica and its broker, all at once
+    with Consumer(cluster.bootstrap_servers, group_id="survivors", auto_offset_reset="earliest",
+                  enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=500) as c:
+        c.subscribe(["durable"])
+        got = _poll_until(c, lambda rs: len(rs) >= 50, "the records after the committed offset", timeout=60)
+        assert [r.offset for r in got[:50]] == list(range(50, 100))  # not from 0: the commit was kept
