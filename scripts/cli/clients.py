@@ -222,3 +222,75 @@ def groups_describe(args) -> int:
     for m in idle:
         info(f"member {m.member_id} ({m.client_id}) owns no partition")
     return 0
+
+
+def groups_delete(args) -> int:
+    from wire import Admin
+    from wire.errors import ZafkaError
+
+    admin = Admin(bootstrap=cli.bootstrap(args))
+    try:
+        admin.delete_group(args.group)
+    except ZafkaError as exc:
+        raise CommandError(f"group {args.group!r} was not deleted: {exc}") from None
+    finally:
+        _close(admin)
+    info(f"deleted group {args.group} and its committed offsets")
+    return 0
+
+
+def groups_reset(args) -> int:
+    """kafka-consumer-groups.sh --reset-offsets: a plan first, applied with --execute, only while the
+    group has no members (they own their positions)."""
+    from wire import Admin, Consumer, TopicPartition
+    from wire.errors import ZafkaError
+
+    from . import group_offsets as go
+
+    if args.to_earliest:
+        spec = go.ResetSpec(go.EARLIEST)
+    elif args.to_latest:
+        spec = go.ResetSpec(go.LATEST)
+    elif args.to_offset is not None:
+        spec = go.ResetSpec(go.OFFSET, args.to_offset)
+    elif args.shift_by is not None:
+        spec = go.ResetSpec(go.SHIFT, args.shift_by)
+    else:
+        try:
+            spec = go.ResetSpec(go.DATETIME, go.parse_datetime_ms(args.to_datetime))
+        except go.ResetError as exc:
+            raise cli.UsageError(str(exc)) from None
+    admin = Admin(bootstrap=cli.bootstrap(args))
+    try:
+        d = admin.describe_group(args.group)
+        if d.members:
+            raise CommandError(f"group {args.group!r} has {len(d.members)} active member(s) (state {d.state}): "
+                               "offsets can only be reset while it is inactive; stop its consumers first")
+        committed = {tp: o.committed for tp, o in d.offsets.items()}
+        topics = sorted({tp.topic for tp in committed}) if args.all_topics else sorted(set(args.topic))
+        if not topics:
+            raise CommandError(f"group {args.group!r} has no committed offsets: name the topics with --topic")
+        bounds = {}
+        for topic in topics:
+            for p, (start, end) in admin.partition_offsets(topic).items():
+                if start < 0 or end < 0:
+                    raise CommandError(f"{topic}-{p} has no leader to ask for its offsets; try again shortly")
+                bounds[TopicPartition(topic, p)] = (start, end)
+        by_time = None
+        if spec.kind == go.DATETIME:
+            with Consumer(bootstrap=cli.bootstrap(args)) as c:
+                by_time = c.offsets_for_times({tp: spec.value for tp in bounds})
+        new = go.plan(spec, committed, bounds, by_time)
+        rows = [[tp.topic, tp.partition, committed.get(tp, -1) if committed.get(tp, -1) >= 0 else "-", offset]
+                for tp, offset in new.items()]
+        print(table(rows, ["TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET"], right=(1, 2, 3)))
+        if not args.execute:
+            info("dry run: nothing changed; add --execute to apply")
+            return 0
+        admin.alter_group_offsets(args.group, new)
+    except ZafkaError as exc:
+        raise CommandError(f"group {args.group!r}: {exc}") from None
+    finally:
+        _close(admin)
+    info(f"group {args.group}: {len(new)} committed offset{'s' if len(new) != 1 else ''} reset")
+    return 0

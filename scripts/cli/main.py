@@ -254,6 +254,21 @@ def build_parser() -> Parser:
     leaf(groups, "list", ("clients", "groups_list"), "list consumer groups")
     p = leaf(groups, "describe", ("clients", "groups_describe"), "a group's state, members, offsets and lag")
     p.add_argument("group")
+    p = leaf(groups, "delete", ("clients", "groups_delete"), "delete an empty group and its committed offsets")
+    p.add_argument("group")
+    p = leaf(groups, "reset-offsets", ("clients", "groups_reset"),
+             "move an inactive group's committed offsets (a dry run unless --execute)")
+    p.add_argument("group")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--topic", action="append", metavar="TOPIC", help="a topic to reset (repeatable)")
+    which.add_argument("--all-topics", action="store_true", help="every topic the group has committed offsets for")
+    to = p.add_mutually_exclusive_group(required=True)
+    to.add_argument("--to-earliest", action="store_true", help="each partition's log start")
+    to.add_argument("--to-latest", action="store_true", help="each partition's end (the high watermark)")
+    to.add_argument("--to-offset", type=non_negative_int, metavar="N", help="offset N (clamped into each partition)")
+    to.add_argument("--to-datetime", metavar="ISO", help="the first offset at or after this time, e.g. 2026-12-01T10:00")
+    to.add_argument("--shift-by", type=int, metavar="N", help="move the committed offsets by N (negative: back)")
+    p.add_argument("--execute", action="store_true", help="apply the plan (without it: print it only)")
 
     # perf ----------------------------------------------------------------------------------------------
     perf = group("perf", "Kafka-style performance tests (producer, consumer, end-to-end latency)")

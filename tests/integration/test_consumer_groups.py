@@ -309,3 +309,23 @@ def test_committed_offsets_survive_a_whole_broker_crash_of_the_groups_coordinato
         c.subscribe(["durable"])
         got = _poll_until(c, lambda rs: len(rs) >= 50, "the records after the committed offset", timeout=60)
         assert [r.offset for r in got[:50]] == list(range(50, 100))  # not from 0: the commit was kept
+
+
+def test_zafka_groups_reset_offsets_plans_then_executes_and_delete_removes_an_empty_group(make_cluster, tmp_path):
+    from .test_cli import ok, one_line_error, zafka
+
+    data_dir = tmp_path / "cluster"
+    cluster = make_cluster(brokers=1, data_dir=data_dir, config=GROUPS)
+    ok(zafka(data_dir, "topics", "create", "replay", "--partitions", "2"))
+    _produce(cluster, "replay", range(20), 2)
+    ok(zafka(data_dir, "consume", "replay", "--group", "rg", "--from-beginning", "--max-messages", "20"))
+    dry = ok(zafka(data_dir, "groups", "reset-offsets", "rg", "--all-topics", "--shift-by", "-4"))
+    assert "dry run" in dry and [line.split()[2:] for line in dry.splitlines() if line.startswith("replay ")] == [
+        ["10", "6"], ["10", "6"]]
+    assert "10" in ok(zafka(data_dir, "groups", "describe", "rg"))  # the dry run changed nothing
+    ok(zafka(data_dir, "groups", "reset-offsets", "rg", "--topic", "replay", "--to-offset", "7", "--execute"))
+    again = ok(zafka(data_dir, "consume", "replay", "--group", "rg", "--max-messages", "6"))
+    assert sorted(int(v) for v in again.splitlines()) == [14, 15, 16, 17, 18, 19]  # offsets 7..9 of each partition
+    ok(zafka(data_dir, "groups", "delete", "rg"))
+    assert "rg" not in ok(zafka(data_dir, "groups", "list"))
+    assert "does not exist" in one_line_error(zafka(data_dir, "groups", "describe", "rg"))

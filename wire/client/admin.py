@@ -30,7 +30,16 @@ from wire.admin import (
 from wire.base import Request, Response
 from wire.client.errors import ClientClosed, ClientConfigError
 from wire.client.records import TopicPartition
-from wire.groups import DescribeGroups, FindCoordinator, GroupListing, ListGroups, OffsetFetch
+from wire.groups import (
+    CommitOffset,
+    DeleteGroups,
+    DescribeGroups,
+    FindCoordinator,
+    GroupListing,
+    ListGroups,
+    OffsetCommit,
+    OffsetFetch,
+)
 from wire.client.metadata import DEFAULT_BOOTSTRAP, ClusterMetadata
 from wire.connections import ConnectionPool, Reply
 from wire.errors import (
@@ -38,10 +47,12 @@ from wire.errors import (
     CoordinatorLoadInProgress,
     CoordinatorNotAvailable,
     LeaderNotAvailable,
+    NonEmptyGroup,
     NotCoordinator,
     NotController,
     RequestTimedOut,
     TopicAlreadyExists,
+    UnknownMemberId,
     UnknownTopicOrPartition,
     ZafkaError,
     error_for,
@@ -399,6 +410,48 @@ class Admin:
         offsets = {tp: GroupOffset(c, ends.get(tp, -1)) for tp, c in sorted(committed.items())}
         return GroupDescription(group_id, described.state, described.protocol_type, described.protocol,
                                 described.generation_id, described.leader, members, offsets)
+
+    def _group_coordinator(self, group_id: str, deadline: float) -> str:
+        for endpoint in self._metadata.endpoints():
+            try:
+                return self._call(endpoint, FindCoordinator(key=group_id), deadline).endpoint
+            except (BrokerNotAvailable, RequestTimedOut):
+                continue
+        raise BrokerNotAvailable("no broker answered FindCoordinator")
+
+    def delete_group(self, group_id: str, timeout_ms: float | None = None) -> None:
+        """Delete an empty group and its committed offsets (``NonEmptyGroup`` while it has members)."""
+        def attempt(deadline):
+            response = self._call(self._group_coordinator(group_id, deadline), DeleteGroups(group_ids=[group_id]),
+                                  deadline)
+            code = response.results.get(group_id, 0)
+            if code:
+                raise error_for(code, f"deleting group {group_id!r}")
+
+        self._retrying(attempt, f"deleting group {group_id!r}", timeout_ms)
+
+    def alter_group_offsets(self, group_id: str, offsets: dict, timeout_ms: float | None = None) -> None:
+        """Set a group's committed offsets ({TopicPartition: next offset to read}), as Kafka's
+        alterConsumerGroupOffsets; refused while the group has members (they own their positions)."""
+        request = OffsetCommit(group_id=group_id, offsets=[
+            CommitOffset(tp.topic, tp.partition, int(o)) for tp, o in sorted(offsets.items())])
+
+        def attempt(deadline):
+            request.corr = 0
+            try:
+                response = self._call(self._group_coordinator(group_id, deadline), request, deadline)
+            except UnknownMemberId:
+                raise NonEmptyGroup(f"group {group_id!r} has members: stop its consumers first") from None
+            failed = [r for r in response.results if r.error]
+            if failed:
+                raise error_for(failed[0].error, f"committing {failed[0].topic}-{failed[0].partition}")
+
+        self._retrying(attempt, f"altering the offsets of group {group_id!r}", timeout_ms)
+
+    def partition_offsets(self, topic: str, timeout_ms: float | None = None) -> dict[int, tuple[int, int]]:
+        """(log start, high watermark) per partition of ``topic``: what a consumer can read."""
+        description = self.describe_topic(topic, timeout_ms)
+        return {p.partition: (p.log_start_offset, p.high_watermark) for p in description.partitions}
 
     # -- closing ------------------------------------------------------------------------------------------------
     def close(self) -> None:
