@@ -9,14 +9,22 @@ seconds. Then it reads every partition back from the log start to the high
 watermark and prints the verdict (:func:`scripts.cli.faultlab.judge`) and the
 failover durations. docs/fault-lab.md is the tour.
 
+With ``--consumers N`` a consumer group (``chaos-group``) of N member processes
+(``scripts/cli/lab_consumer.py``, each logging to ``<data dir>/consumers/``) reads
+the topic meanwhile; the ``member`` and ``coordinator`` faults hit it, and after
+the read-back the lab waits for the group to catch up and prints the
+consumer-side verdict (:func:`scripts.cli.faultlab.judge_group`, rebalances).
+
 The pure parts — fault names, the schedule, victims, failover clock and verdict —
 live in ``scripts/cli/faultlab.py``; this module runs processes and threads:
 
 * the **load** thread owns one ``Producer``; its callbacks (on the producer's
   sender thread) record acknowledgements and close failovers;
 * the **main** thread injects faults, releases what they hold (resumes paused
-  actors, starts stopped brokers again), prints every event as one line, then
-  reads back.
+  actors, starts stopped brokers and killed members again), prints every event as
+  one line, then reads back;
+* :class:`Members` runs the group's member processes (started, killed, restarted,
+  stopped) and reads their logs.
 
 Importing this module imports nothing heavy (the CLI's rule, see ``main``).
 """
@@ -29,6 +37,7 @@ import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -59,6 +68,24 @@ END_WAIT_S = 30.0  # after the load: the last acknowledgements may take this lon
 WHOLE_TIMEOUT_S = 30.0  # then every actor must run again within this (plus the longest hold)
 OFFSETS_TIMEOUT_S = 30.0  # to learn where each partition starts and ends
 READ_TIMEOUT_S = 60.0  # to read them
+GROUP = "chaos-group"  # the lab's consumer group (--consumers N)
+DEFAULT_STRATEGY = "range,cooperative-sticky"  # Kafka's default partition.assignment.strategy
+GROUP_FORM_TIMEOUT_S = 45.0  # the members must own every partition by then (before the load starts)
+CATCHUP_TIMEOUT_S = 30.0  # after the read-back: the group must have consumed everything by then (plus a session)
+MEMBER_STOP_S = 10.0  # a member SIGTERMed must be gone by then (else SIGKILL)
+MEMBER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lab_consumer.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def cluster_config(opts: "LabOptions") -> dict:
+    """The lab's cluster config; with consumers, a coordinator that takes the lab's short sessions and
+    rebalances a starting group at once."""
+    config = dict(LAB_CONFIG)
+    if opts.consumers:
+        config["group.initial.rebalance.delay.ms"] = "0"
+        config["group.min.session.timeout.ms"] = str(min(opts.group_session_ms, 1000))
+        config["group.max.session.timeout.ms"] = str(max(opts.group_session_ms, 1_800_000))
+    return config
 
 
 # -- options ----------------------------------------------------------------------------------
@@ -78,6 +105,10 @@ class LabOptions:
     pause: float = 3.0
     rate: int = 1000
     topic: str = TOPIC
+    consumers: int = 0  # members of GROUP, each a process of its own (0: no consumer group)
+    group_session_ms: int = 3000
+    assignment_strategy: str = DEFAULT_STRATEGY
+    member_down: float = 3.0  # a killed member's new process starts this long after the kill
 
     def resolved(self, brokers: int | None = None) -> "LabOptions":
         """Defaults filled in and checked; a ``CommandError`` names what cannot work."""
@@ -90,7 +121,20 @@ class LabOptions:
         if o.min_insync_replicas is None:
             o.min_insync_replicas = min(2, o.replication_factor)
         o.acks = "all" if o.acks in ("all", "-1", -1) else int(o.acks)
-        fl.check_available(o.faults)
+        fl.check_available(o.faults, o.consumers)
+        if o.consumers < 0:
+            raise CommandError(f"--consumers {o.consumers}: a number of members, 0 for none")
+        if o.consumers:
+            from wire.client.assignors import parse_strategy
+            from wire.errors import ZafkaError
+
+            if o.group_session_ms < 100:
+                raise CommandError(f"--group-session-ms {o.group_session_ms}: at least 100 (heartbeats go every "
+                                   "tenth of it)")
+            try:
+                parse_strategy(o.assignment_strategy)
+            except (ZafkaError, ValueError) as exc:
+                raise CommandError(f"--assignment-strategy: {exc}") from None
         if o.replication_factor > o.brokers:
             raise CommandError(f"--replication-factor {o.replication_factor} needs at least that many brokers "
                                f"(--brokers {o.brokers})")
@@ -200,6 +244,182 @@ class Load(threading.Thread):
                 producer.close(timeout=5.0)  # what still waits fails (counted as unacknowledged)
 
 
+# -- the consumer group -------------------------------------------------------------------------
+
+class Members:
+    """The group's member processes (``lab_consumer.py``), one log per member slot in ``log_dir``.
+
+    A slot (``member-1`` ... ``member-N``) runs one process at a time; a killed one
+    is replaced by a new process (a new member of the group, with a new member id)
+    in the same slot and log. The lab writes ``gone T WHY`` into the log of a
+    process it killed or found dead, since the process cannot.
+    """
+
+    def __init__(self, bootstrap: str, opts: LabOptions, log_dir: str, max_seconds: float):
+        self.bootstrap = bootstrap
+        self.o = opts
+        self.log_dir = log_dir
+        self.max_seconds = max_seconds
+        self.slots = [f"member-{i}" for i in range(1, opts.consumers + 1)]
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.down: dict[str, int] = {}  # slot -> the fault that killed its process, until a new one starts
+        self.started = 0  # processes started in all
+        self.restarts: list[fl.Trigger] = []
+        self._read: dict[str, int] = {}  # slot -> bytes of its log read by ``consumed``
+        self._values: set[int] = set()
+        os.makedirs(log_dir, exist_ok=True)
+        for slot in self.slots:  # a fresh log per run
+            for suffix in (".log", ".out"):
+                try:
+                    os.remove(os.path.join(log_dir, slot + suffix))
+                except FileNotFoundError:
+                    pass
+
+    def log_path(self, slot: str) -> str:
+        return os.path.join(self.log_dir, f"{slot}.log")
+
+    def start(self, slot: str) -> subprocess.Popen:
+        o = self.o
+        argv = [sys.executable, MEMBER_SCRIPT, self.bootstrap, GROUP, o.topic, self.log_path(slot),
+                "--strategy", o.assignment_strategy, "--session-ms", str(o.group_session_ms),
+                "--max-seconds", f"{self.max_seconds:g}"]
+        env = {**os.environ, "PYTHONPATH": ROOT}
+        with open(os.path.join(self.log_dir, f"{slot}.out"), "ab") as out:  # its stderr: a traceback, if any
+            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT)
+        self.procs[slot] = proc
+        self.down.pop(slot, None)
+        self.started += 1
+        return proc
+
+    def start_all(self) -> None:
+        for slot in self.slots:
+            self.start(slot)
+
+    def live(self) -> list[str]:
+        return [s for s in self.slots if s in self.procs and self.procs[s].poll() is None and s not in self.down]
+
+    def _gone(self, slot: str, at: float, why: str) -> None:
+        path = self.log_path(slot)
+        cut = False  # the process died mid-line: the lab's line must not join it
+        try:
+            with open(path, "rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                if size:
+                    f.seek(size - 1)
+                    cut = f.read(1) != b"\n"
+        except FileNotFoundError:
+            pass
+        with open(path, "a") as f:
+            f.write(("\n" if cut else "") + f"{fl.GONE} {at:.6f} {why}\n")
+
+    def kill(self, slot: str, fault: int) -> tuple[int, float]:
+        """SIGKILL the slot's process; (its pid, when, monotonic). It stays down until ``restart``."""
+        proc = self.procs[slot]
+        proc.kill()
+        at = time.monotonic()
+        proc.wait(10)
+        self.down[slot] = fault
+        self._gone(slot, at, "SIGKILL")
+        return proc.pid, at
+
+    def restart(self, slot: str) -> subprocess.Popen | None:
+        fault = self.down.get(slot)
+        if fault is None:
+            return None
+        at = time.monotonic()  # before the process can write its ``start``
+        proc = self.start(slot)
+        self.restarts.append(fl.Trigger(at, fault, fl.RESTART, from_trigger=False, member=slot))
+        return proc
+
+    def check(self) -> list[str]:
+        """Processes that exited by themselves (not killed by the lab): noted in their log and started again."""
+        notes = []
+        for slot, proc in list(self.procs.items()):
+            if slot in self.down or proc.poll() is None:
+                continue
+            self._gone(slot, time.monotonic(), f"exit:{proc.returncode}")
+            notes.append(f"{slot} (pid {proc.pid}) exited by itself with status {proc.returncode} "
+                         f"(see {os.path.join(self.log_dir, slot + '.out')}); started a new one")
+            self.start(slot)
+        return notes
+
+    def stop_all(self) -> None:
+        """SIGTERM every process (each closes: leaves the group), SIGKILL what is still there after MEMBER_STOP_S."""
+        running = {slot: p for slot, p in self.procs.items() if p.poll() is None}
+        for p in running.values():
+            p.terminate()
+        deadline = time.monotonic() + MEMBER_STOP_S
+        for slot, p in running.items():
+            try:
+                p.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(10)
+                self._gone(slot, time.monotonic(), "SIGKILL (did not stop)")
+        self.down.clear()
+
+    def events(self) -> tuple[list[fl.MemberEvent], int]:
+        """Every slot's log parsed: (events, malformed lines)."""
+        events: list[fl.MemberEvent] = []
+        bad = 0
+        for slot in self.slots:
+            try:
+                with open(self.log_path(slot)) as f:
+                    text = f.read()
+            except FileNotFoundError:
+                continue
+            got, n = fl.parse_member_log(text, slot)
+            events += got
+            bad += n
+        return events, bad
+
+    def consumed(self) -> set[int]:
+        """The sequence numbers consumed so far, reading only what the logs gained since the last call."""
+        for slot in self.slots:
+            try:
+                with open(self.log_path(slot), "rb") as f:
+                    f.seek(self._read.get(slot, 0))
+                    data = f.read()
+            except FileNotFoundError:
+                continue
+            end = data.rfind(b"\n") + 1  # whole lines only
+            self._read[slot] = self._read.get(slot, 0) + end
+            events = []
+            for line in data[:end].decode(errors="replace").splitlines():
+                if line.startswith(fl.REC + " "):
+                    try:
+                        events.append(fl.parse_member_line(line, slot))
+                    except ValueError:
+                        pass
+            self._values |= fl.consumed_values(events)
+        return self._values
+
+    def owners(self) -> dict[str, set[int]]:
+        return fl.owned(self.events()[0])
+
+
+@dataclass
+class GroupResult:
+    """The consumer side of a run (``--consumers N``); times in seconds after the load started."""
+
+    verdict: fl.GroupVerdict
+    rebalances: list  # fl.Rebalance, times relative to the load's start
+    formed_in: float  # seconds from starting the members to every partition owned (before the load)
+    commit_gaps: dict  # fault index -> seconds from the fault to the first acknowledged commit begun after it
+    processes: int
+    malformed: int
+    log_dir: str
+
+    @property
+    def stats(self) -> fl.FailoverStats:
+        return fl.failover_stats(w.duration for w in self.rebalances if w.closed is not None)
+
+    @property
+    def unresolved(self) -> int:
+        return sum(1 for w in self.rebalances if w.closed is None)
+
+
 # -- what happened ------------------------------------------------------------------------------
 
 @dataclass
@@ -216,12 +436,13 @@ class FaultEvent:
 
 
 # what a fault holds until the lab releases it (``Lab.release``)
-PAUSED, STOPPED = "paused", "stopped"
+PAUSED, STOPPED, MEMBER_DOWN = "paused", "stopped", "member down"
 
 
 class Hold(NamedTuple):
-    kind: str  # PAUSED: a SIGSTOPped pid, to SIGCONT; STOPPED: a broker stopped cleanly, to start again
-    target: int  # the pid, or the broker id
+    kind: str  # PAUSED: a SIGSTOPped pid, to SIGCONT; STOPPED: a broker stopped cleanly, to start again;
+    #            MEMBER_DOWN: a killed member's slot, to start a new process in
+    target: int | str  # the pid, the broker id, or the member's slot
 
 
 @dataclass
@@ -234,6 +455,7 @@ class LabResult:
     unresolved: list
     sent: int
     notes: list
+    group: GroupResult | None = None  # --consumers N
 
     @property
     def stats(self) -> fl.FailoverStats:
@@ -250,7 +472,33 @@ class LabResult:
 
     @property
     def exit_status(self) -> int:
-        return fl.exit_status(self.verdict)
+        """The producer's verdict (:func:`fl.exit_status`), and with a group: 1 when a member missed anything."""
+        status = fl.exit_status(self.verdict)
+        if self.group is not None and not self.group.verdict.ok:
+            status = status or 1
+        return status
+
+    def rebalance_stats_by_fault(self) -> dict[str, tuple[fl.FailoverStats, int]]:
+        return fl.rebalance_stats_by(self.group.rebalances) if self.group is not None else {}
+
+    def group_summary(self) -> dict | None:
+        g = self.group
+        if g is None:
+            return None
+
+        def window(w: fl.Rebalance) -> dict:
+            return {"fault": w.fault, "label": w.label, "from_s": _round(w.start), "opened_s": _round(w.opened),
+                    "closed_s": _round(w.closed), "seconds": _round(w.duration), "absorbed": list(w.absorbed)}
+
+        return {
+            "group_id": GROUP, "members": self.options.consumers, "processes": g.processes,
+            "verdict": g.verdict.as_dict(), "formed_in_s": _round(g.formed_in),
+            "rebalance": {**_stats_dict(g.stats, g.unresolved),
+                          "by_fault": {n: _stats_dict(fs, u) for n, (fs, u) in self.rebalance_stats_by_fault().items()},
+                          "windows": [window(w) for w in g.rebalances]},
+            "commit_gaps_s": {str(i): _round(v) for i, v in g.commit_gaps.items()},
+            "malformed_lines": g.malformed, "log_dir": g.log_dir,
+        }
 
     def summary(self) -> dict:
         o = self.options
@@ -264,10 +512,18 @@ class LabResult:
             "replication_factor": o.replication_factor, "min_insync_replicas": o.min_insync_replicas,
             "acks": o.acks, "rate": o.rate, "broker_down_s": o.broker_down, "pause_s": o.pause,
             "topic": o.topic, "data_dir": self.data_dir, "sent": self.sent,
+            "consumers": o.consumers, "group_session_ms": o.group_session_ms,
+            "assignment_strategy": o.assignment_strategy, "member_down_s": o.member_down,
             "verdict": self.verdict.as_dict(),
             "failover": {**_stats_dict(s, len(self.unresolved)),
                          "by_fault": {n: _stats_dict(fs, u) for n, (fs, u) in self.stats_by_fault().items()}},
-            "faults": [{**e.__dict__, "failovers": by_fault.get(e.index, [])} for e in self.faults],
+            "faults": [{**e.__dict__, "failovers": by_fault.get(e.index, []),
+                        **({"rebalances": [{"label": w.label, "seconds": _round(w.duration)}
+                                           for w in self.group.rebalances if w.fault == e.index],
+                            **({"commit_gap_s": _round(self.group.commit_gaps[e.index])}
+                               if e.index in self.group.commit_gaps else {})}
+                           if self.group is not None else {})} for e in self.faults],
+            "group": self.group_summary(),
             "notes": self.notes, "exit_status": self.exit_status,
         }
 
@@ -295,6 +551,10 @@ class Lab:
         self.notes: list[str] = []
         self._metadata = None
         self._pool = None
+        self.members: Members | None = None  # --consumers N
+        self.fault_at: dict[int, float] = {}  # fault index -> when it was injected (monotonic, unrounded)
+        self.group_ready = 0.0  # when the members owned every partition, before the load (monotonic)
+        self.group_formed_in = 0.0  # ... seconds after they were started
 
     def say(self, text: str, at: float | None = None) -> None:
         at = time.monotonic() - self.t0 if at is None else at
@@ -367,15 +627,35 @@ class Lab:
                                    f"its actors are {', '.join(sorted(names))}")
 
     # -- faults --------------------------------------------------------------------------
-    def leader_map(self) -> dict[int, fl.LeaderInfo]:
-        """partition → leader (broker, endpoint) from fresh metadata; {} when no broker answers."""
+    def _ensure_metadata(self) -> None:
         from wire.client.metadata import ClusterMetadata
         from wire.connections import ConnectionPool
-        from wire.errors import ZafkaError
 
         if self._metadata is None:
             self._pool = ConnectionPool()
             self._metadata = ClusterMetadata(self.sup.bootstrap_servers, self._pool, timeout_ms=1000)
+
+    def group_coordinator(self) -> int | None:
+        """The broker whose coordinator serves GROUP (the leader of its ``__consumer_offsets`` partition), as
+        FindCoordinator answers it; None when no broker does."""
+        from wire.errors import ZafkaError
+        from wire.groups import FindCoordinator
+
+        self._ensure_metadata()
+        for endpoint in self._metadata.endpoints():
+            try:
+                response, _ = self._pool.call(endpoint, FindCoordinator(key=GROUP), timeout_ms=2000)
+            except ZafkaError:
+                continue
+            if not response.error and response.node_id >= 0:
+                return response.node_id
+        return None
+
+    def leader_map(self) -> dict[int, fl.LeaderInfo]:
+        """partition → leader (broker, endpoint) from fresh metadata; {} when no broker answers."""
+        from wire.errors import ZafkaError
+
+        self._ensure_metadata()
         try:
             self._metadata.refresh([self.o.topic])
         except ZafkaError:
@@ -422,8 +702,15 @@ class Lab:
             broker = fl.choose(fl.stoppable_brokers(actors, self.stopped, self.paused), planned.pick)
             victims = [a for a in actors if broker is not None and a.broker == broker and a.alive]
             why = "no broker is up (every one crashed, held down, stopped or with a paused actor)"
-        else:  # refused up front by check_available
-            raise CommandError(f"--faults {fault}: {fl.GROUPS_NOT_AVAILABLE}")
+        elif fault.kind == fl.COORDINATOR:
+            broker = self.group_coordinator()
+            victims = [a for a in actors if broker is not None and a.name == f"coordinator-{broker}" and a.alive]
+            why = (f"no broker answered FindCoordinator for {GROUP}" if broker is None
+                   else f"coordinator-{broker} is not running (restarting)")
+        elif fault.kind == fl.MEMBER:
+            return self._kill_member(planned, event)
+        else:  # every kind is handled above
+            raise CommandError(f"--faults {fault}: unknown to the lab")
         if not victims:
             event.skipped = why
             self.say(f"fault {planned.index} {fault}: skipped, {why}")
@@ -452,6 +739,7 @@ class Lab:
             self.say(f"fault {planned.index} {fault}: skipped, {event.skipped}")
             return []
         event.injected_at = round(at, 4)
+        self.fault_at[planned.index] = at + self.t0
         event.victims = [v.name for v in gone]
         event.partitions = partitions
         names = ", ".join(f"{v.name} (pid {pids[v.name]})" for v in gone)
@@ -466,8 +754,31 @@ class Lab:
         else:
             event.action = "SIGKILL"
             what = f"SIGKILL {names}"
+            if fault.kind == fl.COORDINATOR:
+                what += f" (serves group {GROUP})"
         self.say(f"fault {planned.index} {fault}: {what}{self._led(partitions)}", at)
         return [(at + o.pause, Hold(PAUSED, pids[v.name])) for v in gone] if fault.kind == fl.PAUSE else []
+
+    def _kill_member(self, planned: fl.PlannedFault, event: FaultEvent) -> list[tuple[float, Hold]]:
+        """SIGKILL a random running member process; a new one starts in its slot --member-down seconds later."""
+        members = self.members
+        slot = fl.choose(members.live(), planned.pick)
+        if slot is None:
+            event.skipped = "no member is running"
+            self.say(f"fault {planned.index} {planned.fault}: skipped, {event.skipped}")
+            return []
+        held = sorted(set().union(*(ps for m, ps in members.owners().items() if m.partition("#")[0] == slot)))
+        pid, when = members.kill(slot, planned.index)
+        at = when - self.t0
+        event.injected_at = round(at, 4)
+        self.fault_at[planned.index] = when
+        event.victims = [slot]
+        event.action = f"SIGKILL, a new process in {self.o.member_down:g} s"
+        owning = (f"owning partition{'s' if len(held) != 1 else ''} {','.join(map(str, held))}" if held
+                  else "owning none")
+        self.say(f"fault {planned.index} {planned.fault}: SIGKILL {slot} (pid {pid}), {owning}; "
+                 f"a new process in {self.o.member_down:g} s", at)
+        return [(at + self.o.member_down, Hold(MEMBER_DOWN, slot))]
 
     @staticmethod
     def _led(partitions: list[int]) -> str:
@@ -505,6 +816,7 @@ class Lab:
                 load.clock.settle(planned.index, done)
         pids = {v.name: v.pid for v in victims}
         event.injected_at = round(at, 4)
+        self.fault_at[planned.index] = at + self.t0
         event.victims = list(answer.stopped)
         event.partitions = partitions
         event.action = f"controlled stop of broker {broker} for {o.broker_down:g} s"
@@ -529,17 +841,33 @@ class Lab:
     # -- releasing what faults hold ---------------------------------------------------------
     @property
     def holding(self) -> bool:
-        return bool(self.paused or self.stopped)
+        return bool(self.paused or self.stopped or (self.members is not None and self.members.down))
 
     def release(self, hold: Hold) -> None:
         if hold.kind == PAUSED:
             self.resume(hold.target)
         elif hold.kind == STOPPED:
             self.start(hold.target)
+        elif hold.kind == MEMBER_DOWN:
+            self.restart_member(hold.target)
+
+    def restart_member(self, slot: str) -> None:
+        proc = self.members.restart(slot) if self.members is not None else None
+        if proc is not None:
+            self.say(f"restart: {slot}: a new process (pid {proc.pid}) joins {GROUP}")
+
+    def check_members(self) -> None:
+        if self.members is None:
+            return
+        for note in self.members.check():
+            self.notes.append(note)
+            self.say(note)
 
     def release_all(self) -> None:
-        """Resume every paused actor and start every stopped broker (the end of a run, even a failed one)."""
+        """Resume every paused actor, start every stopped broker and killed member (the end of a run, even a
+        failed one)."""
         holds = [Hold(PAUSED, pid) for pid in self.paused] + [Hold(STOPPED, b) for b in self.stopped]
+        holds += [Hold(MEMBER_DOWN, slot) for slot in (self.members.down if self.members is not None else ())]
         for hold in holds:
             try:
                 self.release(hold)
@@ -584,6 +912,7 @@ class Lab:
         stopped = False
         while True:
             self._print_failovers(load)
+            self.check_members()
             now = time.monotonic() - self.t0
             if events and events[0][0] <= now:
                 _, _, _, kind, item = heapq.heappop(events)
@@ -721,9 +1050,102 @@ class Lab:
         self.say(f"read back {len(records)} records")
         return records, foreign
 
+    # -- the consumer group ---------------------------------------------------------------
+    def start_group(self) -> None:
+        """Start the members and wait until they own every partition (before the load and the first fault)."""
+        o = self.o
+        log_dir = os.path.join(self.sup.data_dir, "consumers")
+        self.members = members = Members(self.sup.bootstrap_servers, o, log_dir, max_seconds=o.duration + 900)
+        began = time.monotonic()
+        members.start_all()
+        everything = set(range(o.partitions))
+        while True:  # every partition owned, and by as many members as can have one: everyone joined
+            owners = members.owners()
+            if everything <= set().union(*owners.values()) and len(owners) >= min(o.consumers, o.partitions):
+                break
+            self.check_members()
+            if time.monotonic() - began >= GROUP_FORM_TIMEOUT_S:
+                raise CommandError(f"the consumer group {GROUP} did not take every partition within "
+                                   f"{GROUP_FORM_TIMEOUT_S:g} s of starting its members; their logs are in {log_dir}")
+            time.sleep(0.1)  # polling the members' logs, with a deadline
+        self.group_ready = time.monotonic()
+        self.group_formed_in = self.group_ready - began
+        split = "; ".join(f"{m.partition('#')[0]} {','.join(map(str, sorted(ps)))}" for m, ps in sorted(owners.items()))
+        self.out(f"group {GROUP}: {o.consumers} member processes own the {o.partitions} partitions "
+                 f"{self.group_formed_in:.2f} s after they started ({split}); {o.assignment_strategy}, "
+                 f"session {o.group_session_ms} ms; their logs are in {log_dir}")
+
+    def finish_group(self, acked: list[fl.Record]) -> GroupResult:
+        """Wait (bounded) until the members consumed every acknowledged record, stop them, judge their logs."""
+        o = self.o
+        members = self.members
+        want = {r.seq for r in acked}
+        wait_s = CATCHUP_TIMEOUT_S + o.group_session_ms / 1000
+        deadline = time.monotonic() + wait_s
+        self.say(f"group: waiting up to {wait_s:g} s for {GROUP} to consume the {len(want)} acknowledged records")
+        everything = set(range(o.partitions))
+        caught_up = False
+        while True:  # everything consumed, then the group whole again (a restarted member joined)
+            self.check_members()
+            if not caught_up:
+                left = len(want - members.consumed())
+                if not left:
+                    caught_up = True
+                    self.say("group caught up: every acknowledged record consumed")
+            if caught_up:
+                owners = members.owners()
+                if everything <= set().union(*owners.values()) and len(owners) >= min(o.consumers, o.partitions):
+                    break
+            if time.monotonic() >= deadline:
+                note = (f"the group had not consumed {left} acknowledged records after {wait_s:g} s" if not caught_up
+                        else f"the group was not whole again (every member in, every partition owned) {wait_s:g} s "
+                             "after the load")
+                self.notes.append(note)
+                self.say(note)
+                break
+            time.sleep(0.2)  # polling the members' logs, with a deadline
+        until = time.monotonic()
+        members.stop_all()
+        events, malformed = members.events()
+        verdict = fl.judge_group(acked, fl.consumed_records(events))
+        injected = [e for e in self.events if not e.skipped and e.index in self.fault_at]
+        triggers = [fl.Trigger(self.fault_at[e.index], e.index, e.fault) for e in injected] + members.restarts
+        _, windows = fl.rebalances(events, o.partitions, triggers, until, since=self.group_ready)
+        hit = [(e.index, self.fault_at[e.index]) for e in injected
+               if any(v.startswith("coordinator-") for v in e.victims)]
+        gaps = fl.commit_gaps(events, hit)
+        t0 = self.t0
+        windows = [w._replace(start=w.start - t0, opened=w.opened - t0,
+                              closed=None if w.closed is None else w.closed - t0) for w in windows]
+        said = [(w.closed if w.closed is not None else w.opened, _rebalance_line(w)) for w in windows]
+        for index, gap in gaps.items():
+            kind = next(e.fault for e in injected if e.index == index)
+            said.append((self.fault_at[index] - t0 + (gap or 0), f"commits after fault {index} ({kind}): " + (
+                f"the first acknowledged {gap:.3f} s after it" if gap is not None else "none acknowledged")))
+        for at, line in sorted(said):  # what the members' logs tell, in time order
+            self.say(line, at)
+        if malformed:
+            self.notes.append(f"{malformed} lines of the members' logs were cut short or unreadable (skipped)")
+        return GroupResult(verdict, windows, self.group_formed_in, gaps, members.started, malformed,
+                           members.log_dir)
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
+
+
+def _rebalance_line(w: fl.Rebalance) -> str:
+    if w.label == fl.UNPROMPTED:
+        what, since = "rebalance (no fault before it)", "the first revocation"
+    elif w.label == fl.RESTART:
+        what, since = f"rebalance after fault {w.fault}'s member restart", "the first revocation"
+    else:
+        what, since = f"rebalance after fault {w.fault} ({w.label})", "the fault"
+    text = (f"{what}: every partition owned again {w.duration:.3f} s after {since}" if w.closed is not None
+            else f"{what}: a partition still had no owner at the end")
+    if w.absorbed:
+        text += f" ({', '.join(w.absorbed)} came meanwhile)"
+    return text
 
 
 def run_lab(opts: LabOptions, *, cluster=None, data_dir: str | None = None, keep: bool = False,
@@ -757,7 +1179,7 @@ def run_lab(opts: LabOptions, *, cluster=None, data_dir: str | None = None, keep
                 from .cluster import _check_not_running
 
                 _check_not_running(data_dir)
-            sup = Supervisor(data_dir, brokers=opts.brokers, config=LAB_CONFIG)
+            sup = Supervisor(data_dir, brokers=opts.brokers, config=cluster_config(opts))
             try:
                 sup.start()
             except (TimeoutError, RuntimeError) as exc:
@@ -782,11 +1204,21 @@ def run_lab(opts: LabOptions, *, cluster=None, data_dir: str | None = None, keep
 
 def _run(sup, opts: LabOptions, schedule, out) -> LabResult:
     lab = Lab(sup, opts, out)
+    try:
+        return _run_lab(lab, sup, opts, schedule)
+    finally:
+        if lab.members is not None:
+            lab.members.stop_all()  # whatever happened: no member outlives the run
+
+
+def _run_lab(lab: "Lab", sup, opts: LabOptions, schedule) -> LabResult:
     load = None
     try:
         lab.create_topic()
         acked = lab.warm_up()
         lab.check_victims()
+        if opts.consumers:
+            lab.start_group()
         load = Load(sup.bootstrap_servers, opts, first_seq=opts.partitions, acked=acked)
         lab.t0 = time.monotonic()
         load.start()
@@ -816,8 +1248,9 @@ def _run(sup, opts: LabOptions, schedule, out) -> LabResult:
         lab.notes.append(f"{len(never)} sends neither acknowledged nor failed when the producer closed "
                          "(counted as unacknowledged)")
     verdict = fl.judge(acked, stored, failed + never, foreign)
+    group = lab.finish_group(acked) if lab.members is not None else None
     return LabResult(opts, sup.data_dir, verdict, lab.events, sorted(failovers, key=lambda f: (f.fault, f.partition)),
-                     unresolved, load.sent, lab.notes)
+                     unresolved, load.sent, lab.notes, group)
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -845,16 +1278,10 @@ def report(result: LabResult) -> list[str]:
     no_figure = [e for e in result.faults if not e.skipped and not e.partitions]
     if s.count:
         lines.append("")
-
-        def row(name: str, fs: fl.FailoverStats, unresolved: int) -> tuple:
-            if not fs.count:
-                return (name, 0, "-", "-", "-", unresolved)
-            return (name, fs.count, f"{fs.median:.3f} s", f"{fs.p99:.3f} s", f"{fs.max:.3f} s", unresolved)
-
         by_fault = result.stats_by_fault()
-        rows = [row("all", s, len(result.unresolved))]
+        rows = [_stats_row("all", s, len(result.unresolved))]
         if len(by_fault) > 1:  # one row per fault, to compare them (stop against broker, say)
-            rows += [row(name, fs, u) for name, (fs, u) in by_fault.items()]
+            rows += [_stats_row(name, fs, u) for name, (fs, u) in by_fault.items()]
         lines += table(rows, ("FAULT", "FAILOVERS", "MEDIAN", "P99", "MAX", "UNRESOLVED"),
                        right=(1, 2, 3, 4, 5)).splitlines()
     elif o.acks == 0:
@@ -879,6 +1306,59 @@ def report(result: LabResult) -> list[str]:
     else:
         lines.append(f"FAIL: {v.lost} lost, {v.reordered} reordered, {v.wrong_offset} at a wrong offset "
                      f"(repeat with --seed {o.seed})")
+    if result.group is not None:
+        lines += group_report(result)
+    return lines
+
+
+def _stats_row(name: str, fs: fl.FailoverStats, unresolved: int) -> tuple:
+    if not fs.count:
+        return (name, 0, "-", "-", "-", unresolved)
+    return (name, fs.count, f"{fs.median:.3f} s", f"{fs.p99:.3f} s", f"{fs.max:.3f} s", unresolved)
+
+
+def group_report(result: LabResult) -> list[str]:
+    """The consumer side (--consumers N): what the members missed or read again, the rebalances, one closing line."""
+    g = result.group
+    v = g.verdict
+    o = result.options
+    rows = [
+        ("acknowledged", v.acknowledged, "records the producer had acknowledged"),
+        ("consumed", v.consumed, "of those, consumed by a member"),
+        ("missing", v.missing, "acknowledged, consumed by no member"),
+        ("duplicated", v.duplicated, f"consumed again: {v.redelivered_uncommitted} not committed before "
+                                     f"(a killed member, a failed commit), {v.redelivered_committed} committed"),
+        ("consumed in all", v.consumed_total, "records the members processed"),
+    ]
+    if v.foreign:
+        rows.append(("foreign", v.foreign, "consumed records that this run did not send"))
+    lines = ["", f"consumer verdict (group {GROUP}, {o.consumers} members, {g.processes} processes, "
+                 f"{o.assignment_strategy}, session {o.group_session_ms} ms):"]
+    lines += table(rows, ("RESULT", "RECORDS", "MEANING"), right=(1,)).splitlines()
+    s = g.stats
+    if g.rebalances:
+        lines.append("")
+        by_fault = result.rebalance_stats_by_fault()
+        out = [_stats_row("all", s, g.unresolved)]
+        if by_fault:  # a row per fault: a killed member against a killed coordinator, say
+            out += [_stats_row(name, fs, u) for name, (fs, u) in by_fault.items()]
+        lines += table(out, ("FAULT", "REBALANCES", "MEDIAN", "P99", "MAX", "UNRESOLVED"),
+                       right=(1, 2, 3, 4, 5)).splitlines()
+    else:
+        lines.append("rebalances: none (no partition was ever without an owner after the group formed)")
+    if g.commit_gaps:
+        lines.append("commits after a coordinator was killed: " + "; ".join(
+            f"fault {i} {'none acknowledged' if gap is None else f'{gap:.3f} s'}" for i, gap in g.commit_gaps.items()))
+    for what, examples in v.examples.items():
+        lines.append(f"{what.replace('_', ' ')}, e.g.: " + "; ".join(examples))
+    if v.ok:
+        lines.append(f"OK (group): every acknowledged record was consumed by a member ({v.acknowledged} checked, "
+                     f"{v.duplicated} consumed again)")
+    elif not v.acknowledged:
+        lines.append("FAIL (group): nothing was acknowledged, so the run proves nothing")
+    else:
+        lines.append(f"FAIL (group): {v.missing} acknowledged records consumed by no member "
+                     f"(repeat with --seed {o.seed}; the members' logs are in {g.log_dir})")
     return lines
 
 
@@ -896,7 +1376,8 @@ def run(args) -> int:
         duration=args.duration, interval=args.interval, seed=args.seed, faults=faults, brokers=args.brokers,
         partitions=args.partitions, replication_factor=args.replication_factor,
         min_insync_replicas=args.min_insync_replicas, acks=args.acks, broker_down=args.broker_down,
-        pause=args.pause, rate=args.rate,
+        pause=args.pause, rate=args.rate, consumers=args.consumers, group_session_ms=args.group_session_ms,
+        assignment_strategy=args.assignment_strategy, member_down=args.member_down,
     )
     try:
         opts = opts.resolved()

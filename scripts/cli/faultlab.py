@@ -17,6 +17,12 @@ passes times in), so everything is unit-tested directly
   while, like a controlled stop, also the longest wait of a record sent meanwhile);
   :func:`failover_stats_by` breaks them down by fault.
 * :func:`judge` compares what was acknowledged with what was read back.
+* The consumer group (``--consumers N``): :func:`parse_member_log` reads a member's
+  log (``scripts/cli/lab_consumer.py`` writes it); :func:`consumed_records` and
+  :func:`judge_group` give the consumer-side verdict (missing, consumed again);
+  :func:`rebalances` finds the windows in which some partition had no owner and
+  blames each on the fault (or member restart) before it; :func:`commit_gaps`
+  measures fault → first acknowledged commit.
 """
 
 from __future__ import annotations
@@ -43,14 +49,16 @@ FAULT_HELP = {
     STOP: "stop a random broker cleanly (controlled shutdown: its leaderships moved to in-sync replicas "
           "first), keep it down --broker-down seconds, then start it again",
     PAUSE: "SIGSTOP a random partition leader for --pause seconds, then SIGCONT",
-    MEMBER: "kill a consumer-group member (not available yet)",
-    COORDINATOR: "kill a group coordinator (not available yet)",
+    MEMBER: "SIGKILL a random consumer-group member process (needs --consumers) and start a new one "
+            "--member-down seconds later",
+    COORDINATOR: "SIGKILL the group coordinator actor (coordinator-N) of the broker that serves the lab's group "
+                 "(needs --consumers)",
 }
 KINDS = tuple(FAULT_HELP)
 # Faults, not operations: a controlled stop (``stop``) is a planned restart, chosen on purpose
 # (it is what to compare ``broker`` with); leaving it out also keeps every default seed's schedule.
 DEFAULT_FAULTS = "kill,pause,broker,controller"
-GROUPS_NOT_AVAILABLE = "not available yet: consumer groups come with the GroupCoordinator"
+GROUP_FAULTS = (MEMBER, COORDINATOR)
 
 
 class FaultError(ValueError):
@@ -58,7 +66,7 @@ class FaultError(ValueError):
 
 
 class FaultNotAvailable(Exception):
-    """A known fault the cluster cannot take yet (consumer groups, followers)."""
+    """A known fault this run cannot take (a group fault without a consumer group)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -98,11 +106,12 @@ def parse_faults(texts: str | Iterable[str]) -> list[Fault]:
     return out
 
 
-def check_available(faults: Iterable[Fault]) -> None:
-    """Refuse, in one line, the faults that need consumer groups (they would otherwise do nothing)."""
+def check_available(faults: Iterable[Fault], consumers: int = 0) -> None:
+    """Refuse, in one line, the group faults of a run without a consumer group (they would do nothing)."""
     for fault in faults:
-        if fault.kind in (MEMBER, COORDINATOR):
-            raise FaultNotAvailable(f"--faults {fault.kind}: {GROUPS_NOT_AVAILABLE}")
+        if fault.kind in GROUP_FAULTS and consumers < 1:
+            raise FaultNotAvailable(f"--faults {fault.kind}: the run has no consumer group; add --consumers N "
+                                    f"(N >= 1), or leave {fault.kind} out")
 
 
 # -- the schedule ------------------------------------------------------------------------------
@@ -440,3 +449,381 @@ def judge(acknowledged: Iterable[Record], stored: Iterable[Record], unacknowledg
 def exit_status(verdict: Verdict) -> int:
     """0 when nothing acknowledged was lost, reordered or at a wrong offset (and something was acknowledged)."""
     return 0 if verdict.ok else 1
+
+
+# -- the consumer group ------------------------------------------------------------------------
+# A member's log (scripts/cli/lab_consumer.py writes it; the lab appends ``gone``), one event a line,
+# times in time.monotonic() seconds (one clock for every process of the machine).
+
+START, ASSIGN, REVOKE, REC, COMMIT, COMMIT_FAILED, ERROR, STOP, GONE = (
+    "start", "assign", "revoke", "rec", "commit", "commit-failed", "error", "stop", "gone",
+)
+_ENDS = (START, STOP, GONE)  # a process begins or ends: it owns nothing
+
+
+class MemberEvent(NamedTuple):
+    t: float
+    member: str  # "member-2#1": the member's slot and its process (1: the first, 2: the one started after a kill)
+    kind: str
+    partitions: tuple[int, ...] = ()  # assign, revoke; rec: its one partition
+    records: tuple[tuple[int, str], ...] = ()  # rec: (offset, value), in the order processed
+    started: float = 0.0  # commit, commit-failed: when it began (``t`` is when it was answered)
+    detail: str = ""  # commit-failed, error: the error's name; gone: why
+
+
+def _partitions(word: str) -> tuple[int, ...]:
+    return () if word == "-" else tuple(int(x) for x in word.split(","))
+
+
+def parse_member_line(line: str, member: str) -> MemberEvent:
+    """One line of a member's log; ``ValueError`` for a line that is no event (the lab skips and counts it)."""
+    words = line.split()
+    if len(words) < 2:
+        raise ValueError(f"not an event: {line!r}")
+    kind, t = words[0], float(words[1])
+    if kind in (ASSIGN, REVOKE) and len(words) == 3:
+        return MemberEvent(t, member, kind, _partitions(words[2]))
+    if kind == REC and len(words) >= 4:
+        records = []
+        for item in words[3:]:
+            offset, sep, value = item.partition(":")
+            if not sep:
+                raise ValueError(f"not offset:value: {item!r}")
+            records.append((int(offset), value))
+        return MemberEvent(t, member, kind, (int(words[2]),), tuple(records))
+    if kind == COMMIT and len(words) == 3:
+        return MemberEvent(float(words[2]), member, kind, started=t)
+    if kind == COMMIT_FAILED and len(words) >= 3:
+        return MemberEvent(float(words[2]), member, kind, started=t, detail=" ".join(words[3:]))
+    if kind in (START, STOP, GONE, ERROR):
+        return MemberEvent(t, member, kind, detail=" ".join(words[2:]))
+    raise ValueError(f"not an event: {line!r}")
+
+
+def parse_member_log(text: str, slot: str) -> tuple[list[MemberEvent], int]:
+    """A member slot's log (every process started in it, each from its ``start``) → (events, malformed lines).
+
+    Events are named ``f"{slot}#{k}"`` for the k-th process. A line without its
+    newline (the writer was killed mid-line) or that reads as no event is skipped
+    and counted: records on it were not committed either (the commit comes after).
+    """
+    events: list[MemberEvent] = []
+    bad = 0
+    k = 0
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if i == len(lines) - 1:  # no newline after it: cut short
+            bad += 1
+            continue
+        if line.startswith(START + " "):
+            k += 1
+        try:
+            events.append(parse_member_line(line, f"{slot}#{k}"))
+        except ValueError:
+            bad += 1
+    return events, bad
+
+
+class Consumed(NamedTuple):
+    partition: int
+    offset: int
+    value: str
+    member: str
+    t: float
+    committed: bool  # a commit of this member acknowledged after it, before the partition was revoked
+
+
+def consumed_records(events: Iterable[MemberEvent]) -> list[Consumed]:
+    """Every record a member processed, in each member's order, marked committed or not.
+
+    A record is committed when its member's next acknowledged commit came while
+    the member still held the partition; a member killed first, a refused commit
+    followed by a revocation, leave it uncommitted: its next owner may read it again.
+    """
+    out: list[Consumed] = []
+    pending: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))  # member -> partition -> rows
+    for e in events:
+        waiting = pending[e.member]
+        if e.kind == REC:
+            p = e.partitions[0]
+            for offset, value in e.records:
+                waiting[p].append(len(out))
+                out.append(Consumed(p, offset, value, e.member, e.t, False))
+        elif e.kind == COMMIT:
+            for rows in waiting.values():
+                for i in rows:
+                    out[i] = out[i]._replace(committed=True)
+            waiting.clear()
+        elif e.kind == REVOKE:
+            for p in e.partitions:
+                waiting.pop(p, None)
+        elif e.kind in _ENDS:
+            waiting.clear()
+    return out
+
+
+@dataclass
+class GroupVerdict:
+    acknowledged: int = 0
+    consumed: int = 0  # acknowledged and consumed by some member
+    missing: int = 0  # acknowledged, consumed by no member
+    duplicated: int = 0  # extra consumptions of one partition:offset
+    redelivered_uncommitted: int = 0  # ... whose earlier copy was never committed (a killed member, a failed commit)
+    redelivered_committed: int = 0  # ... whose earlier copy had been committed: the group's offset went back
+    consumed_total: int = 0  # records the members processed in all
+    foreign: int = 0  # consumed values that are no sequence number of this run
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Every acknowledged record was consumed (and something was acknowledged at all)."""
+        return self.acknowledged > 0 and not self.missing
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "ok": self.ok}
+
+
+def judge_group(acknowledged: Iterable[Record], consumed: Iterable[Consumed]) -> GroupVerdict:
+    """What the producer had acknowledged against what the group's members processed.
+
+    * missing — an acknowledged value no member consumed (anywhere);
+    * duplicated — a partition:offset consumed more than once, each extra time
+      counted: *uncommitted* when an earlier copy was never committed (at least
+      once: expected after a member is killed between processing and committing),
+      *committed* when an earlier copy had been (the group's offset went back).
+    """
+    acked = list(acknowledged)
+    rows = list(consumed)
+    v = GroupVerdict(acknowledged=len(acked), consumed_total=len(rows))
+    examples: dict[str, list[str]] = defaultdict(list)
+
+    def example(what: str, text: str) -> None:
+        if len(examples[what]) < EXAMPLES:
+            examples[what].append(text)
+
+    values: set[int] = set()
+    earlier: dict[tuple[int, int], Consumed] = {}  # the first copy, or a committed one once there is
+    for r in sorted(rows, key=lambda r: r.t):
+        try:
+            values.add(int(r.value))
+        except ValueError:
+            v.foreign += 1
+        key = (r.partition, r.offset)
+        first = earlier.get(key)
+        if first is None:
+            earlier[key] = r
+            continue
+        v.duplicated += 1
+        if first.committed:
+            v.redelivered_committed += 1
+            example("redelivered_committed", f"{r.partition}:{r.offset} by {r.member}, committed by {first.member}")
+        else:
+            v.redelivered_uncommitted += 1
+        if r.committed and not first.committed:
+            earlier[key] = r
+    for a in acked:
+        if a.seq in values:
+            v.consumed += 1
+        else:
+            v.missing += 1
+            example("missing", f"{a.seq} at {a.partition}:{a.offset}")
+    v.examples = {k: list(x) for k, x in examples.items()}
+    return v
+
+
+def consumed_values(events: Iterable[MemberEvent]) -> set[int]:
+    """The sequence numbers the members processed (the lab's catch-up wait)."""
+    out = set()
+    for e in events:
+        if e.kind == REC:
+            for _, value in e.records:
+                if value.isdigit():
+                    out.add(int(value))
+    return out
+
+
+def owned(events: Iterable[MemberEvent]) -> dict[str, set[int]]:
+    """member → the partitions it holds after ``events`` (its assign and revoke lines replayed)."""
+    out: dict[str, set[int]] = defaultdict(set)
+    for e in _ownership_order(events):
+        if e.kind == ASSIGN:
+            out[e.member] |= set(e.partitions)
+        elif e.kind == REVOKE:
+            out[e.member] -= set(e.partitions)
+        elif e.kind in _ENDS:
+            out.pop(e.member, None)
+    return {m: ps for m, ps in out.items() if ps}
+
+
+def _ownership_order(events: Iterable[MemberEvent]) -> list[MemberEvent]:
+    """Ownership changes by time; at one instant, assignments first (no window of zero length)."""
+    changes = [(e.t, e.kind != ASSIGN, i, e) for i, e in enumerate(events) if e.kind in (ASSIGN, REVOKE) + _ENDS]
+    return [e for *_, e in sorted(changes)]
+
+
+class Trigger(NamedTuple):
+    """Something the lab did that may rebalance the group."""
+
+    at: float
+    index: int  # the fault's index
+    label: str  # the fault's name (``member``, ``coordinator``, ``kill``, ...), or ``member restart``
+    from_trigger: bool = True  # a fault: measured from ``at``; a restart: from the first revocation it caused
+    member: str = ""  # a restart: the slot whose new process it started
+
+
+RESTART = "member restart"
+UNPROMPTED = "(no fault)"
+EPS = 1e-5  # the logs keep microseconds: a time read back may be this far from the lab's own
+
+
+class Rebalance(NamedTuple):
+    """A window in which some partition had no owner (no live member had it assigned)."""
+
+    fault: int | None  # the fault it is blamed on (or whose member restarted); None: nothing before it
+    label: str
+    start: float  # what the duration counts from: the fault, else the window's opening
+    opened: float  # the first partition without an owner
+    closed: float | None  # every partition owned again (None: not before the end)
+    absorbed: tuple[str, ...] = ()  # what came while it was open, blamed for nothing: "fault 3 (kill)", ...
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.closed is None else self.closed - self.start
+
+
+def ownership_windows(events: Iterable[MemberEvent], partitions: int,
+                      until: float = math.inf) -> tuple[float | None, list[tuple[float, float | None]]]:
+    """(when every partition first had an owner, [(opened, closed)] of each later time some had none).
+
+    Only events up to ``until`` count (the lab stops its members after it); a
+    window still open then has ``closed`` None.
+    """
+    everything = set(range(partitions))
+    held: dict[str, set[int]] = defaultdict(set)
+    formed = None
+    windows: list[tuple[float, float | None]] = []
+    opened = None
+    for e in _ownership_order(events):
+        if e.t > until:
+            break
+        if e.kind == ASSIGN:
+            held[e.member] |= set(e.partitions)
+        elif e.kind == REVOKE:
+            held[e.member] -= set(e.partitions)
+        else:
+            held.pop(e.member, None)
+        whole = everything <= set().union(*held.values())
+        if formed is None:
+            if whole:
+                formed = e.t
+        elif opened is None and not whole:
+            opened = e.t
+        elif opened is not None and whole:
+            if e.t > opened:
+                windows.append((opened, e.t))
+            opened = None
+    if opened is not None:
+        windows.append((opened, None))
+    return formed, windows
+
+
+def _joins(events: list[MemberEvent], restarts: Iterable[Trigger]) -> dict[Trigger, float]:
+    """restart → the first assignment of the process it started (that process: the slot's first one
+    to start at or after the restart)."""
+    starts: dict[str, list[tuple[float, str]]] = defaultdict(list)  # slot -> (start, member)
+    first_assign: dict[str, float] = {}
+    for e in events:
+        if e.kind == START:
+            starts[e.member.partition("#")[0]].append((e.t, e.member))
+        elif e.kind == ASSIGN and e.member not in first_assign:
+            first_assign[e.member] = e.t
+    out = {}
+    for tr in restarts:
+        member = next((m for t, m in sorted(starts.get(tr.member, ())) if t >= tr.at - EPS), None)
+        if member in first_assign:
+            out[tr] = first_assign[member]
+    return out
+
+
+def rebalances(events: Iterable[MemberEvent], partitions: int, triggers: Iterable[Trigger],
+               until: float = math.inf, since: float = -math.inf) -> tuple[float | None, list[Rebalance]]:
+    """Each ownership window after the group formed (and opened at or after ``since``: the lab's
+    group was complete then), blamed on what caused it.
+
+    In this order: a fault at the very moment it opened (a killed member's
+    partitions); a member restart whose new process got its first assignment in
+    it (the rebalance its joining caused); else the last fault or restart since
+    the previous window opened that no window was blamed on yet. Blamed on a
+    fault, a window lasts from the fault to every partition owned again (a killed
+    member's partitions wait out the session first); on a restart or on nothing
+    (``(no fault)``), from its opening — the first revocation: the new process's
+    start-up is no rebalance. What a window was not blamed on but came while it
+    was open is *absorbed* by it.
+    """
+    events = list(events)
+    formed, windows = ownership_windows(events, partitions, until)
+    windows = [w for w in windows if w[0] >= since]
+    ordered = sorted(triggers)
+    joins = _joins(events, [tr for tr in ordered if tr.member])
+    claimed: set[Trigger] = set()
+    spans = []  # (window, blamed trigger or None)
+    since = max(formed, since) if formed is not None else math.inf  # triggers before count for nothing
+    for opened, closed in windows:
+        end = closed if closed is not None else until
+        free = [tr for tr in ordered if tr not in claimed and since < tr.at <= opened + EPS
+                and not (tr in joins and joins[tr] <= opened)]  # a restart whose process joined before: done
+        joined = [tr for tr in ordered if tr not in claimed and tr in joins and opened < joins[tr] <= end + EPS]
+        if free and free[-1].from_trigger and free[-1].at >= opened - EPS:
+            blamed = free[-1]
+        elif joined:
+            blamed = joined[0]
+        elif free:
+            blamed = free[-1]
+        else:
+            blamed = None
+        if blamed is not None:
+            claimed.add(blamed)
+        spans.append(((opened, closed, end), blamed))
+        since = opened
+    out = []
+    for (opened, closed, end), tr in spans:
+        absorbed = tuple(describe(x) for x in ordered if x not in claimed
+                         and (opened < x.at <= end or (x in joins and opened < joins[x] <= end)))
+        if tr is None:
+            out.append(Rebalance(None, UNPROMPTED, opened, opened, closed, absorbed))
+        else:
+            out.append(Rebalance(tr.index, tr.label, tr.at if tr.from_trigger else opened, opened, closed, absorbed))
+    return formed, out
+
+
+def describe(trigger: Trigger) -> str:
+    """``fault 3 (kill)``, or ``fault 2's member restart``."""
+    if trigger.label == RESTART:
+        return f"fault {trigger.index}'s member restart"
+    return f"fault {trigger.index} ({trigger.label})"
+
+
+def rebalance_stats_by(windows: Iterable[Rebalance]) -> dict[str, tuple[FailoverStats, int]]:
+    """label → (the stats of its closed windows, how many never closed), labels in order of first window."""
+    windows = sorted(windows, key=lambda w: w.opened)
+    durations: dict[str, list[float]] = defaultdict(list)
+    unresolved: Counter = Counter()
+    for w in windows:
+        durations.setdefault(w.label, [])
+        if w.closed is None:
+            unresolved[w.label] += 1
+        else:
+            durations[w.label].append(w.duration)
+    return {n: (failover_stats(d), unresolved[n]) for n, d in durations.items()}
+
+
+def commit_gaps(events: Iterable[MemberEvent], faults: Iterable[tuple[int, float]]) -> dict[int, float | None]:
+    """fault index → from the fault to the first acknowledged commit (any member) that began after it (None: none)."""
+    commits = sorted((e.started, e.t) for e in events if e.kind == COMMIT)
+    out = {}
+    for index, at in faults:
+        ends = [t for started, t in commits if started >= at]
+        out[index] = min(ends) - at if ends else None
+    return out

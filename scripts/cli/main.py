@@ -303,7 +303,8 @@ def build_parser() -> Parser:
 
     about = ("the fault lab: start a cluster, produce checking every acknowledgement, inject a seeded schedule of "
              "faults, read every partition back; verdict: acknowledged/found/lost/duplicated/reordered, "
-             "failover median/p99/max. Exit 1 when anything acknowledged is lost, reordered or at a wrong offset")
+             "failover median/p99/max; with --consumers, what the group missed or read again and its rebalances. "
+             "Exit 1 when anything acknowledged is lost, reordered or at a wrong offset (or missed by the group)")
     p = sub.add_parser("chaos", help="the fault lab: faults under acks=all load, then a verdict", description=about)
     p.set_defaults(handler=("chaos", "run"))
     p.add_argument("--duration", type=positive_seconds, default=60.0, metavar="S", help="seconds of load (default 60)")
@@ -327,6 +328,17 @@ def build_parser() -> Parser:
     p.add_argument("--pause", type=positive_seconds, default=3.0, metavar="S",
                    help="how long a paused leader stays SIGSTOPped (default 3)")
     p.add_argument("--rate", type=positive_int, default=1000, help="records per second to send (default 1000)")
+    p.add_argument("--consumers", type=non_negative_int, default=0, metavar="N",
+                   help="members of a consumer group (chaos-group), each a process of its own, reading the topic "
+                        "and committing after each poll; then a consumer verdict too: missing, consumed again, "
+                        "rebalances (default 0: no group)")
+    p.add_argument("--group-session-ms", type=positive_int, default=3000, metavar="MS",
+                   help="the members' session.timeout.ms (default 3000; the lab's cluster accepts down to 1000)")
+    p.add_argument("--assignment-strategy", default="range,cooperative-sticky", metavar="LIST",
+                   help="the members' partition.assignment.strategy (default Kafka's range,cooperative-sticky: "
+                        "eager; cooperative-sticky alone is incremental)")
+    p.add_argument("--member-down", type=positive_seconds, default=3.0, metavar="S",
+                   help="how long after a member fault its new process starts (default 3)")
     p.add_argument("--json", action="store_true",
                    help="print a machine-readable summary on stdout (progress and verdict go to stderr)")
     p.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",

@@ -3,6 +3,9 @@
 * a short run through the command line, end to end (``make test``);
 * a short run of controlled stops (``--faults stop``, RF 3, acks=all): leaderships
   move before the broker stops, it starts again, nothing is lost;
+* a short run with a consumer group (``--consumers 2 --faults member,coordinator``):
+  a killed member and a killed coordinator cost the group no acknowledged record,
+  and the rebalances are measured;
 * the long run (``make test-slow``): 60 s of SIGKILLed leaders, crashed brokers,
   paused leaders and a killed controller lose, reorder and move no acknowledged
   record, and failovers are measured.
@@ -85,6 +88,39 @@ def test_controlled_stops_move_leaderships_and_lose_nothing(tmp_path):
     assert summary["failover"]["count"] == summary["failover"]["by_fault"]["stop"]["count"] == led
     assert summary["failover"]["unresolved"] == 0
     assert progress[-1].startswith("OK: nothing acknowledged was lost")
+
+
+def test_a_consumer_group_loses_nothing_to_a_killed_member_or_coordinator(tmp_path):
+    argv = [sys.executable, os.path.join(ROOT, "scripts", "chaos.py"), "--duration", "8", "--interval", "3",
+            "--faults", "member,coordinator", "--consumers", "2", "--group-session-ms", "2000",
+            "--member-down", "1", "--seed", "11", "--replication-factor", "1", "--acks", "1", "--rate", "300",
+            "--json", "--data-dir", str(tmp_path / "lab")]
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    env.pop("ZAFKA_BOOTSTRAP", None)
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    summary = json.loads(done.stdout)
+    progress = [line.split("] ", 1)[-1] for line in done.stderr.splitlines()]
+    injected = {e["fault"]: e for e in summary["faults"] if not e["skipped"]}
+    assert set(injected) == {"member", "coordinator"}, summary["faults"]
+    assert injected["member"]["victims"][0] in ("member-1", "member-2")
+    assert injected["coordinator"]["victims"][0].startswith("coordinator-")
+    assert summary["verdict"]["ok"] and summary["consumers"] == 2
+    g = summary["group"]
+    v = g["verdict"]
+    assert v["ok"] and v["missing"] == 0 and v["consumed"] == v["acknowledged"] == summary["verdict"]["acknowledged"]
+    assert v["redelivered_committed"] == 0, v  # what a member had committed was never read again
+    assert g["processes"] == 3  # two members and the killed one's successor
+    # the killed member's partitions went to the survivor (a session later) and back to its successor
+    rebalance = g["rebalance"]
+    assert rebalance["count"] >= 1 and rebalance["unresolved"] == 0, rebalance
+    assert rebalance["by_fault"]["member"]["count"] == 1
+    assert 1.0 <= rebalance["by_fault"]["member"]["max_s"] < 10  # most of the 2 s session, at least
+    assert injected["member"]["rebalances"] and injected["coordinator"]["commit_gap_s"] is not None
+    assert any(line.startswith("rebalance after fault ") for line in progress)
+    assert progress[-1].startswith("OK (group): every acknowledged record was consumed by a member")
+    assert summary["exit_status"] == 0
 
 
 def test_a_verdict_with_a_lost_record_exits_non_zero():

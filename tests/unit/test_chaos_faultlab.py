@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import NamedTuple
 
@@ -41,12 +42,15 @@ def test_parse_faults_refuses_what_is_no_fault(text, words):
 
 
 @pytest.mark.parametrize("kind", ["member", "coordinator"])
-def test_group_faults_are_accepted_by_name_but_refused_as_not_available(kind):
+def test_group_faults_need_a_consumer_group(kind):
     faults = fl.parse_faults(f"kill,{kind}")
     with pytest.raises(fl.FaultNotAvailable) as info:
         fl.check_available(faults)
-    assert str(info.value) == f"--faults {kind}: not available yet: consumer groups come with the GroupCoordinator"
+    assert str(info.value) == (f"--faults {kind}: the run has no consumer group; add --consumers N (N >= 1), "
+                               f"or leave {kind} out")
+    fl.check_available(faults, consumers=1)
     fl.check_available(fl.parse_faults("kill,pause,broker,controller,follower,actor:x"))  # the rest passes
+    assert "--consumers" in fl.FAULT_HELP[kind] and "not available" not in fl.FAULT_HELP[kind]
 
 
 def test_stop_is_a_fault_with_help_but_not_a_default():
@@ -370,3 +374,191 @@ def test_verdict_properties(n, data):
     gone = data.draw(st.sets(st.sampled_from(range(n)), min_size=1, max_size=5))
     v = fl.judge(acked, [r for r in stored if r.seq not in gone])
     assert v.lost == len(gone) and v.found == n - len(gone) and fl.exit_status(v) == 1
+
+
+# -- the consumer group -------------------------------------------------------------------------
+
+LOG = """start 100.000000 4242
+assign 101.000000 0,2
+rec 101.500000 0 0:0 1:3
+rec 101.500000 2 0:2
+commit 101.500100 101.520000
+error 101.600000 RequestTimedOut no answer in 10000 ms
+rec 102.000000 0 2:6
+commit-failed 102.000100 102.100000 CommitFailed
+revoke 102.200000 0,2
+assign 102.300000 -
+stop 103.000000
+start 110.000000 4343
+assign 111.000000 1
+rec 111.100000 1 0:1
+gone 111.200000 SIGKILL
+rec 111.150000 1 1:4 2:"""  # cut short: no newline at the end
+
+
+def test_a_members_log_reads_into_events_per_process():
+    events, bad = fl.parse_member_log(LOG, "member-1")
+    assert bad == 1  # the last line, cut short by a SIGKILL
+    kinds = [(e.member, e.kind) for e in events]
+    assert kinds[:3] == [("member-1#1", "start"), ("member-1#1", "assign"), ("member-1#1", "rec")]
+    assert kinds[-4:] == [("member-1#2", "start"), ("member-1#2", "assign"), ("member-1#2", "rec"),
+                          ("member-1#2", "gone")]
+    e = events[2]
+    assert (e.t, e.partitions, e.records) == (101.5, (0,), ((0, "0"), (1, "3")))
+    commit = next(e for e in events if e.kind == "commit")
+    assert (commit.started, commit.t) == (101.5001, 101.52)
+    failed = next(e for e in events if e.kind == "commit-failed")
+    assert failed.detail == "CommitFailed" and failed.t == 102.1
+    assert next(e for e in events if e.kind == "error").detail.startswith("RequestTimedOut")
+    assert [e.partitions for e in events if e.kind == "assign"] == [(0, 2), (), (1,)]
+    assert events[-1].detail == "SIGKILL"
+    with pytest.raises(ValueError):
+        fl.parse_member_line("rec 1.0 0 7", "m")  # no offset:value
+    with pytest.raises(ValueError):
+        fl.parse_member_line("hello 1.0", "m")
+    assert fl.parse_member_log("assign x 0\nrec 1.0 0 1:1\n", "m") == (
+        [fl.MemberEvent(1.0, "m#0", "rec", (0,), ((1, "1"),))], 1)
+
+
+def test_records_are_committed_by_the_next_acknowledged_commit_while_still_held():
+    events, _ = fl.parse_member_log(LOG, "member-1")
+    rows = {(r.partition, r.offset): r.committed for r in fl.consumed_records(events)}
+    # committed; the failed commit and the revocation leave 0:2 uncommitted; the killed process's 1:0 too
+    assert rows == {(0, 0): True, (0, 1): True, (2, 0): True, (0, 2): False, (1, 0): False}
+    late = events + [fl.MemberEvent(104.0, "member-1#1", "commit", started=103.9)]
+    assert {(r.partition, r.offset) for r in fl.consumed_records(late) if r.committed} == {(0, 0), (0, 1), (2, 0)}
+
+
+def consumed(*rows):
+    """(partition, offset, value, member, t, committed) → Consumed rows."""
+    return [fl.Consumed(p, o, str(v), m, t, c) for p, o, v, m, t, c in rows]
+
+
+def test_the_group_verdict_counts_missing_and_records_consumed_again():
+    acked = [Record(0, 0, 0), Record(1, 0, 1), Record(0, 1, 2), Record(1, 1, 3)]
+    rows = consumed((0, 0, 0, "a#1", 1.0, True), (1, 0, 1, "a#1", 1.0, False),
+                    (1, 0, 1, "b#1", 5.0, True),  # a was killed before committing it: b reads it again
+                    (0, 0, 0, "b#1", 6.0, True),  # committed by a, yet read again: the group's offset went back
+                    (1, 1, 3, "b#1", 6.0, True))
+    v = fl.judge_group(acked, rows)
+    assert (v.acknowledged, v.consumed, v.missing, v.consumed_total) == (4, 3, 1, 5)
+    assert (v.duplicated, v.redelivered_uncommitted, v.redelivered_committed) == (2, 1, 1)
+    assert v.examples["missing"] == ["2 at 0:1"]
+    assert v.examples["redelivered_committed"] == ["0:0 by b#1, committed by a#1"]
+    assert not v.ok and v.as_dict()["ok"] is False
+    fine = fl.judge_group(acked, rows + consumed((0, 1, 2, "b#1", 7.0, True), (9, 0, "x", "b#1", 7.0, True)))
+    assert fine.ok and fine.missing == 0 and fine.foreign == 1
+    assert not fl.judge_group([], []).ok  # nothing acknowledged proves nothing
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 120), data=st.data())
+def test_group_verdict_properties(n, data):
+    acked = acked_log(n)
+    # each record consumed once, committed; some read again after an uncommitted first copy; some never
+    again = data.draw(st.sets(st.sampled_from(range(n)), max_size=10))
+    never = data.draw(st.sets(st.sampled_from(range(n)), max_size=5))
+    rows = []
+    for r in acked:
+        if r.seq in never:
+            continue
+        if r.seq in again:
+            rows += consumed((r.partition, r.offset, r.seq, "a#1", r.seq, False))
+        rows += consumed((r.partition, r.offset, r.seq, "b#1", n + r.seq, True))
+    v = fl.judge_group(acked, data.draw(st.permutations(rows)))
+    assert v.missing == len(never) and v.consumed == n - len(never)
+    assert v.duplicated == v.redelivered_uncommitted == len(again - never) and v.redelivered_committed == 0
+    assert v.consumed_total == len(rows) and v.ok == (not never)
+
+
+def ev(t, member, kind, *partitions):
+    return fl.MemberEvent(t, member, kind, tuple(partitions))
+
+
+# two members, three partitions; member-2 killed at 10 (owning 1 and 2), a new process at 13
+GROUP_RUN = [
+    ev(0.0, "member-1#1", "start"), ev(0.1, "member-2#1", "start"),
+    ev(1.0, "member-1#1", "assign", 0, 1, 2),
+    ev(1.5, "member-1#1", "revoke", 0, 1, 2),  # member-2 joins: eager, everything revoked
+    ev(1.6, "member-2#1", "assign", 1, 2), ev(1.7, "member-1#1", "assign", 0),  # both members in at 1.7
+    ev(10.0, "member-2#1", "gone"),  # SIGKILL: 1 and 2 have no owner until the session runs out
+    ev(13.3, "member-1#1", "revoke", 0), ev(13.4, "member-1#1", "assign", 0, 1, 2),
+    ev(13.0, "member-2#2", "start"),
+    ev(14.0, "member-1#1", "revoke", 0, 1, 2),  # the new process joins
+    ev(14.2, "member-2#2", "assign", 2), ev(14.3, "member-1#1", "assign", 0, 1),
+]
+KILL_AT, RESTART_AT = 10.0, 12.9
+TRIGGERS = [fl.Trigger(KILL_AT, 1, "member"), fl.Trigger(RESTART_AT, 1, fl.RESTART, False, "member-2")]
+
+
+def test_ownership_windows_start_once_the_group_formed():
+    formed, windows = fl.ownership_windows(GROUP_RUN, 3)
+    assert formed == 1.0  # member-1 alone owned everything; member-2's join is a window
+    assert windows == [(1.5, 1.7), (10.0, 13.4), (14.0, 14.3)]
+    assert fl.ownership_windows(GROUP_RUN, 3, until=14.1) == (1.0, [(1.5, 1.7), (10.0, 13.4), (14.0, None)])
+    assert fl.owned(GROUP_RUN) == {"member-1#1": {0, 1}, "member-2#2": {2}}
+    assert fl.ownership_windows(GROUP_RUN[:3], 4) == (None, [])  # never whole: no window
+
+
+def test_rebalances_are_blamed_on_the_kill_and_on_the_restart_that_joined():
+    assert len(fl.rebalances(GROUP_RUN, 3, TRIGGERS)[1]) == 3  # and the forming's rebalance, without since
+    formed, found = fl.rebalances(GROUP_RUN, 3, TRIGGERS, since=1.7)
+    kill, join = found
+    assert (kill.fault, kill.label, kill.start, kill.closed) == (1, "member", KILL_AT, 13.4)
+    assert kill.duration == pytest.approx(3.4)  # from the kill, through the session, to every partition owned
+    assert (join.fault, join.label, join.start) == (1, fl.RESTART, 14.0)
+    assert join.duration == pytest.approx(0.3)  # from the first revocation: start-up is no rebalance
+    assert kill.absorbed == join.absorbed == ()
+    stats = fl.rebalance_stats_by(found)
+    assert list(stats) == ["member", fl.RESTART]
+    assert stats["member"][0].count == 1 and stats["member"][1] == 0
+
+
+def test_a_fault_between_a_restart_and_its_join_does_not_take_the_blame():
+    coordinator = fl.Trigger(13.8, 2, "coordinator")
+    _, (kill, join) = fl.rebalances(GROUP_RUN, 3, TRIGGERS + [coordinator], since=1.7)
+    assert join.label == fl.RESTART and join.absorbed == ()  # coordinator at 13.8 is before the window
+    _, (kill, join) = fl.rebalances(GROUP_RUN, 3, TRIGGERS[:1] + [coordinator], since=1.7)  # no restart known
+    assert (join.fault, join.label, join.start) == (2, "coordinator", 13.8)  # the last fault before it
+    _, (kill, join) = fl.rebalances(GROUP_RUN, 3, [], since=1.7)
+    assert kill.label == join.label == fl.UNPROMPTED and kill.fault is None and kill.duration == pytest.approx(3.4)
+
+
+def test_a_fault_while_a_window_is_open_is_absorbed_and_an_open_window_at_the_end_is_unresolved():
+    during = fl.Trigger(11.0, 2, "kill")
+    _, found = fl.rebalances(GROUP_RUN, 3, TRIGGERS + [during], until=14.1, since=1.7)
+    assert [w.absorbed for w in found] == [("fault 2 (kill)",), ()]
+    assert found[1].closed is None and found[1].duration is None
+    stats = fl.rebalance_stats_by(found)
+    assert stats[fl.RESTART] == (fl.failover_stats(()), 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_rebalance_windows_properties(data):
+    partitions = data.draw(st.integers(1, 4))
+    # random ownership changes of three members over time
+    events, t = [], 0.0
+    for _ in range(data.draw(st.integers(0, 40))):
+        t += data.draw(st.floats(0.01, 2))
+        member = f"m-{data.draw(st.integers(1, 3))}#1"
+        kind = data.draw(st.sampled_from(["assign", "revoke", "gone"]))
+        ps = data.draw(st.sets(st.integers(0, partitions - 1), min_size=1)) if kind != "gone" else ()
+        events.append(ev(t, member, kind, *sorted(ps)))
+    triggers = [fl.Trigger(data.draw(st.floats(0, t + 1)), i, "kill") for i in range(data.draw(st.integers(0, 5)))]
+    formed, found = fl.rebalances(events, partitions, triggers)
+    _, windows = fl.ownership_windows(events, partitions)
+    assert [(w.opened, w.closed) for w in found] == windows
+    for (a, b), nxt in zip(windows, windows[1:] + [(math.inf, None)]):
+        assert formed <= a and (b is None or a < b <= nxt[0])
+    blamed = [w.fault for w in found if w.fault is not None]
+    assert len(blamed) == len(set(blamed))  # one window per fault at most
+    for w in found:
+        assert w.closed is None or w.duration >= 0 and w.start <= w.opened + fl.EPS
+
+
+def test_commit_gaps_count_from_the_fault_to_the_first_commit_begun_after_it():
+    events = [fl.MemberEvent(5.2, "a#1", "commit", started=4.9),  # began before the fault at 5
+              fl.MemberEvent(5.9, "b#1", "commit-failed", started=5.1),
+              fl.MemberEvent(6.5, "a#1", "commit", started=6.0), fl.MemberEvent(6.2, "b#1", "commit", started=6.1)]
+    assert fl.commit_gaps(events, [(3, 5.0), (4, 7.0)]) == {3: pytest.approx(1.2), 4: None}
