@@ -117,13 +117,13 @@ class BrokerActor(Actor):
 
     def _create_offsets_topic(self) -> None:
         """Kafka's rule: offsets.topic.num.partitions partitions, offsets.topic.replication.factor
-        replicas (at most the live brokers). Compaction is not built yet: until it is, the topic keeps
-        everything (retention.ms=-1) instead of keeping the latest record per key."""
+        replicas (at most the live brokers), cleanup.policy=compact: the latest commit per group and
+        partition is kept, and a deleted group's tombstones go after delete.retention.ms."""
         cfg = self.spec.config
         live = sum(1 for b in self.image.brokers.values() if b.alive) or 1
         self._create(admin.CreateTopic(
             name=offsets_log.TOPIC, partitions=cfg.offsets_topic_num_partitions,
-            replication_factor=min(cfg.offsets_topic_replication_factor, live), configs={"retention.ms": "-1"},
+            replication_factor=min(cfg.offsets_topic_replication_factor, live), configs={"cleanup.policy": "compact"},
         ))
 
     def _auto_create(self, name: str) -> None:

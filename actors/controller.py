@@ -494,7 +494,7 @@ class Controller(Actor):
 
     def _warn_not_in_effect(self, topic: str, configs: dict[str, str]) -> list[str]:
         """Log (and hand back to the client) every config that is accepted but not acted on yet."""
-        warnings = topic_config_warnings(configs)
+        warnings = topic_config_warnings(configs, self.spec.config)
         for warning in warnings:
             self.log.warning("topic %s: %s", topic, warning)
         return warnings
@@ -543,5 +543,5 @@ class Controller(Actor):
         configs = effective_topic_configs(self.spec.config, topic.configs)
         return admin.ConfigsResponse(
             topic=request.topic, configs=configs, overrides=sorted(topic.configs),
-            not_in_effect=not_in_effect(TOPIC_CONFIG_KEYS, configs),
+            not_in_effect=not_in_effect(TOPIC_CONFIG_KEYS, configs, self.spec.config),
         )

@@ -22,6 +22,17 @@ The role comes from the controller's image (a metadata watch): whoever the image
 names as leader at the highest epoch leads. A leader that learns of a newer epoch
 — from the image, a fenced heartbeat or a follower fetching with a newer epoch —
 steps down at once and fails the produce requests still waiting for replication.
+
+**Cleaning**, in either role, as every Kafka broker cleans its own logs: when the
+RetentionCleaner asks (``ApplyRetention``), a replica whose topic's
+``cleanup.policy`` includes ``delete`` applies retention, and one whose policy
+includes ``compact`` (while ``log.cleaner.enable``) starts a compaction pass
+(``storage.compaction.CompactionPass``), which never reaches the high watermark —
+so a follower compacts only what its leader committed. The pass runs here, on the
+actor thread that owns the log, one step (about 1 MiB read) per tick and only after
+as long without cleaning as the last step took: at most half of this process's time
+goes to compaction, and requests are served between steps. A truncation, a change
+of policy or a stop abandons the pass in progress.
 """
 
 from __future__ import annotations
@@ -32,7 +43,9 @@ import time
 
 from storage import Log
 from storage.batch import whole_batches_length
+from storage.compaction import CompactionPass, cleanup_actions, compaction_config, truncate_checkpoint
 from storage.epochs import truncation_offset
+from storage.errors import StorageError
 from storage.log import EARLIEST_TIMESTAMP
 from wire import control, errors
 from wire.fetch import EpochEndOffset, EpochEndOffsetResponse, Fetch, FetchResponse, ListOffsets, ListOffsetsResponse
@@ -113,6 +126,10 @@ class PartitionReplica(Actor):
         self.retry_at = 0.0
         self.leader_end = -1  # the leader's log end as of the last fetch answer
         self._last_hw_checkpoint = time.monotonic()
+        # cleaning
+        self.cleaning: CompactionPass | None = None
+        self.next_cleaning_step = 0.0
+        self.said_not_compacted = False  # the warning that log.cleaner.enable=false leaves this log uncompacted
         self.link = ControllerLink(self.actor_ref)
         self.link.start()
         self.fetcher = FollowerFetcher(self.actor_ref)
@@ -133,6 +150,7 @@ class PartitionReplica(Actor):
                       "clean" if self.log_.was_clean else "unclean")
 
     def teardown(self) -> None:
+        self._stop_cleaning("the replica is stopping")
         self.watcher.stop()
         self.link.stop()
         self.fetcher.stop()
@@ -195,6 +213,12 @@ class PartitionReplica(Actor):
         self.log_.config = cfg.log_config_for(self.configs)
         effective = effective_topic_configs(cfg, self.configs)
         self.min_insync_replicas = int(effective["min.insync.replicas"])
+        if not self._cleanup_actions().compact:
+            self._stop_cleaning("the topic's cleanup.policy no longer compacts")
+        if self.log_.config.compacted and not cfg.log_cleaner_enable and not self.said_not_compacted:
+            self.said_not_compacted = True
+            self.log.warning("%s-%d has cleanup.policy=%s but log.cleaner.enable=false: it is not compacted",
+                             self.topic, self.partition, ",".join(self.log_.config.cleanup_policy))
 
     def _new_generation(self) -> None:
         """A new leader or role: answers to requests made for the old one are dropped."""
@@ -269,6 +293,8 @@ class PartitionReplica(Actor):
             self._follow(now)
         if self.pending:
             self._serve_pending(now)
+        if self.cleaning is not None and now >= self.next_cleaning_step:
+            self._cleaning_step()
         self.log_.flush_if_due()  # flush.ms also holds when no appends come
         if now - self._last_hw_checkpoint >= HW_CHECKPOINT_INTERVAL:
             self._last_hw_checkpoint = now
@@ -485,6 +511,7 @@ class PartitionReplica(Actor):
             self.log.warning("%s-%d: truncating %d divergent records (%d -> %d) to agree with broker %d epoch %d",
                              self.topic, self.partition, end - cut, end, cut, self.leader, response.leader_epoch)
             self.log_.truncate_to(cut)
+            self._truncated(cut)
             if response.leader_epoch != self.log_.latest_epoch:
                 self._follow(time.monotonic())  # the leader answered about an epoch this log lacked: ask again
                 return
@@ -525,6 +552,7 @@ class PartitionReplica(Actor):
         self.log.warning("%s-%d: log [%d, %d) is below the leader's log start %d; starting over there",
                          self.topic, self.partition, self.log_.log_start_offset, self.log_.log_end_offset, offset)
         self.log_.truncate_fully_and_start_at(offset)
+        self._truncated(offset)
 
     # -- offsets, divergence and retention -------------------------------------------------
     def list_offsets(self, request: ListOffsets, frames, peer):
@@ -551,10 +579,58 @@ class PartitionReplica(Actor):
             leader_log_end_offset=self.leader_end if self.role == FOLLOWER else -1,
         )
 
+    # -- cleaning: retention and compaction ---------------------------------------------------
+    def _cleanup_actions(self):
+        return cleanup_actions(self.log_.config.cleanup_policy, self.spec.config.log_cleaner_enable)
+
     def apply_retention(self, request: control.ApplyRetention, frames, peer):
+        """The cleaner's timer: retention now if the policy deletes; a compaction pass started if it compacts."""
         if request.configs != self.configs:
             self._set_configs(request.configs)
-        deleted = self.log_.apply_retention()
+        actions = self._cleanup_actions()
+        deleted = self.log_.apply_retention() if actions.delete and request.retention else []
         if deleted:
             self.log.info("retention deleted segments %s; log start now %d", deleted, self.log_.log_start_offset)
-        return control.RetentionResponse(deleted_segments=len(deleted), log_start_offset=self.log_.log_start_offset)
+        if actions.compact and request.compaction and self.cleaning is None:
+            self._start_cleaning()
+        return control.RetentionResponse(deleted_segments=len(deleted), log_start_offset=self.log_.log_start_offset,
+                                         compacting=self.cleaning is not None)
+
+    def _start_cleaning(self) -> None:
+        try:
+            cleaning = CompactionPass(self.log_, compaction_config(self.log_.config))
+        except StorageError as exc:
+            self.log.warning("compaction of %s-%d not started: %s", self.topic, self.partition, exc)
+            return
+        if not cleaning.done:
+            plan = cleaning.plan
+            self.log.info("compacting %s-%d below offset %d (dirty from %d, dirty ratio %.2f)", self.topic,
+                          self.partition, plan.first_uncleanable_offset, plan.first_dirty_offset, plan.dirty_ratio)
+            self.cleaning = cleaning
+
+    def _cleaning_step(self) -> None:
+        """One step of the pass, then a pause as long as it took (see the module docstring)."""
+        started = time.monotonic()
+        try:
+            more = self.cleaning.step()
+        except StorageError as exc:  # a segment that does not read back; an OSError crashes: reopen, recover
+            self.log.warning("compaction of %s-%d stopped: %s", self.topic, self.partition, exc)
+            more = False
+        self.next_cleaning_step = time.monotonic() * 2 - started
+        if not more:
+            result = self.cleaning.result
+            if result.cleaned:
+                self.log.info("compacted %s-%d: %d of %d records kept, %d -> %d bytes", self.topic, self.partition,
+                              result.records_kept, result.records_read, result.bytes_before, result.bytes_after)
+            self.cleaning = None
+
+    def _stop_cleaning(self, why: str) -> None:
+        if self.cleaning is not None:
+            self.cleaning.abandon(why)
+            self.cleaning = None
+
+    def _truncated(self, offset: int) -> None:
+        """After a truncation to ``offset``: data from there on is new to the cleaner (Kafka's
+        ``maybeTruncateCheckpoint``), and a pass planned on the old log must not go on."""
+        self._stop_cleaning(f"the log was truncated to offset {offset}")
+        truncate_checkpoint(self.log_.directory, offset)

@@ -301,12 +301,19 @@ _UNPACK_HEADER = HEADER.unpack_from
 _new_tuple = tuple.__new__  # builds a BatchHeader without NamedTuple's Python-level __new__
 
 
-def check_payload(buffer, max_batch_bytes: int) -> list[BatchHeader]:
+def check_payload(buffer, max_batch_bytes: int, *, compacted: bool = False) -> list[BatchHeader]:
     """Check every batch of a produce/replication payload; all must pass or nothing is used.
 
     The same checks as ``RecordBatch.validate`` plus size and offset-delta rules, in
     one tight loop because it runs for every produce request (``Log.append``).
     Raises ``CorruptRecordError``, ``InvalidRecordError`` or ``RecordTooLargeError``.
+
+    A producer's batch numbers its records 0..n-1, so its last offset delta is its
+    record count - 1. ``compacted=True`` (a follower appending its leader's batches,
+    ``Log.append_as_follower``) also accepts what compaction writes: batches with
+    offset gaps between their records (fewer records than the delta spans) and
+    empty batches (no record, kept to end a cleaned segment). Magic, length, CRC,
+    codec and size are checked either way.
     """
     view = memoryview(buffer)
     end = len(view)
@@ -325,7 +332,9 @@ def check_payload(buffer, max_batch_bytes: int) -> list[BatchHeader]:
             raise CorruptRecordError("CRC mismatch: the batch was corrupted in transit or storage")
         if attributes & _CODEC_MASK > _LAST_CODEC:
             raise CorruptRecordError(f"unknown compression code {attributes & _CODEC_MASK}")
-        if count <= 0 or last_delta != count - 1:
+        if (count < 0 or last_delta < 0 or count > last_delta + 1) if compacted else (
+            count <= 0 or last_delta != count - 1
+        ):
             raise InvalidRecordError(f"batch has {count} records but last offset delta {last_delta}")
         if size > max_batch_bytes:
             raise RecordTooLargeError(f"batch of {size} bytes exceeds the limit of {max_batch_bytes}")
@@ -334,6 +343,20 @@ def check_payload(buffer, max_batch_bytes: int) -> list[BatchHeader]:
     if not out:
         raise InvalidRecordError("no record batch in the payload")
     return out
+
+
+def check_keys(buffer, headers: Iterable[BatchHeader], where: str) -> None:
+    """Refuse a payload holding a record without a key: a compacted topic's rule (Kafka's ``LogValidator``).
+
+    Compaction keeps the latest record *per key*, so a keyless record has no place in
+    a compacted log; Kafka refuses the whole request with ``InvalidRecordException``.
+    This decodes (and decompresses) every record, which is why ``Log.append`` calls
+    it only for compacted topics, after ``check_payload``.
+    """
+    for h in headers:
+        for record in RecordBatch(buffer, h.position).records():
+            if record.key is None:
+                raise InvalidRecordError(f"Compacted topic cannot accept message without key in {where}")
 
 
 def stamp(batch: bytearray, base_offset: int, partition_leader_epoch: int) -> None:

@@ -48,39 +48,43 @@ How a pass works (``compact``), with the Kafka class/method each step follows:
    undoes whatever a crash left (``storage.segment.plan_swap_recovery``). The log
    start and end offsets, the high watermark and the leader-epoch cache never change.
 
-Use from the RetentionCleaner (not wired here)::
+How a replica uses it (``actors.replica``, asked by the RetentionCleaner's timer)::
 
-    policies = cleanup_policies(topic_config["cleanup.policy"])   # {"delete"} | {"compact"} | both
-    if "compact" in policies:
-        compact(log, CompactionConfig(min_cleanable_dirty_ratio=..., min_compaction_lag_ms=...,
-                                      max_compaction_lag_ms=..., delete_retention_ms=...), now_ms)
-    if "delete" in policies:
-        log.apply_retention(now_ms)   # compact,delete does both, as Kafka; compact alone never deletes
+    actions = cleanup_actions(log.config.cleanup_policy, log_cleaner_enable)  # compact and/or delete
+    if actions.delete:
+        log.apply_retention()   # compact,delete does both, as Kafka; compact alone never deletes
+    if actions.compact:
+        cleaning = CompactionPass(log, compaction_config(log.config))   # plans; cheap
+        while cleaning.step(): ...   # one bounded step per loop tick, requests served in between
+
+``compact(log, config, now_ms)`` runs a whole pass at once.
 
 Config keys (topic key / broker default / Kafka default): ``min.cleanable.dirty.ratio`` /
 ``log.cleaner.min.cleanable.ratio`` / 0.5; ``min.compaction.lag.ms`` /
 ``log.cleaner.min.compaction.lag.ms`` / 0; ``max.compaction.lag.ms`` /
 ``log.cleaner.max.compaction.lag.ms`` / 2**63-1; ``delete.retention.ms`` /
 ``log.cleaner.delete.retention.ms`` / 86400000. Grouping uses the log's ``segment.bytes``.
-``compact`` runs on the thread that owns the ``Log`` (it is the log's writer, like
-``append``), and it is CPU-bound pure Python: a large log is better cleaned from a
-worker that owns it than from a latency-sensitive actor.
+A pass runs on the thread that owns the ``Log`` (it is the log's writer, like
+``append``) and is CPU-bound, so ``CompactionPass`` does it in steps of about
+``STEP_BYTES`` read, pausing between them (5-50 ms each on the 2-core dev machine).
 
-Left out, as the broker side must know:
+Where it differs from Kafka, and what the broker side does:
 
-* Keyless records: Kafka refuses them at produce time on a compacted topic
-  (``InvalidRecordException``, "Compacted topic cannot accept message without key")
-  and its cleaner drops any it finds; zafka's broker does not refuse them yet, so the
-  cleaner *keeps* them rather than lose data silently.
+* Keyless records: a compacted topic refuses them at produce time, as Kafka
+  (``Log.append``: "Compacted topic cannot accept message without key"); Kafka's
+  cleaner also drops any it finds (written before the topic became compacted), while
+  this one *keeps* them rather than lose data silently.
 * Transactions: control batches (markers) are copied unchanged and never removed;
   aborted transactional records are not removed; the last batch of an active
   idempotent producer is not specially kept (zafka keeps no producer state).
 * Followers: compacted batches have offset gaps (``last offset delta >= record count
-  - 1``) and may be empty (0 records); ``storage.batch.check_payload`` refuses both,
-  so ``Log.append_as_follower`` must accept them before compacted data can replicate.
+  - 1``) and may be empty (0 records); ``Log.append_as_follower`` accepts both
+  (``check_payload(compacted=True)``), ``Log.append`` (producer input) neither.
 * Truncation below the checkpoint: Kafka's ``LogCleanerManager.maybeTruncateCheckpoint``
-  — call ``truncate_checkpoint`` after ``Log.truncate_to``. (Without it a truncation
-  is still caught when the checkpoint is no longer a segment boundary.)
+  — the replica calls ``truncate_checkpoint`` after ``Log.truncate_to``. (Without it a
+  truncation is still caught when the checkpoint is no longer a segment boundary.)
+* ``min.compaction.lag.ms`` above ``max.compaction.lag.ms`` is not refused (Kafka refuses
+  the pair); the minimum then wins.
 """
 
 from __future__ import annotations
@@ -107,7 +111,8 @@ from .batch import (
     RecordBatch,
 )
 from .checkpoint import CorruptCheckpointError
-from .errors import CorruptRecordError, InvalidConfigError
+from .errors import CorruptRecordError, InvalidConfigError, StorageError
+from .config import CLEANUP_POLICIES, LogConfig
 from .log import Log
 from .segment import CLEANED_SUFFIX, LogSegment, parse_segment_file
 
@@ -120,7 +125,9 @@ _KEPT_ATTRIBUTES = compression.CODEC_MASK | ATTR_TIMESTAMP_TYPE | ATTR_TRANSACTI
 _MAX_RELATIVE_OFFSET = 0xFFFFFFFF  # an index entry holds offset - base in 32 bits
 _CRC_AT, _CRC_START = 17, 21  # from the layout table in storage.batch
 _UINT32 = struct.Struct(">I")
-POLICIES = ("compact", "delete")
+POLICIES = CLEANUP_POLICIES
+#: Bytes a ``CompactionPass`` step reads before it pauses: 5-50 ms of work on the 2-core dev machine.
+STEP_BYTES = 1 << 20
 
 
 # -- configuration ------------------------------------------------------------------
@@ -144,6 +151,29 @@ class CompactionConfig:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise InvalidConfigError(key, value, f"an integer of at least {minimum}")
+
+
+def compaction_config(config: LogConfig) -> CompactionConfig:
+    """The compaction knobs of a log's config (topic keys over the broker's ``log.cleaner.*`` defaults)."""
+    return CompactionConfig(
+        min_cleanable_dirty_ratio=config.min_cleanable_dirty_ratio, min_compaction_lag_ms=config.min_compaction_lag_ms,
+        max_compaction_lag_ms=config.max_compaction_lag_ms, delete_retention_ms=config.delete_retention_ms,
+    )
+
+
+class CleanupActions(NamedTuple):
+    compact: bool  # run compaction passes
+    delete: bool  # apply retention (retention.ms, retention.bytes)
+
+
+def cleanup_actions(policy: str | Iterable[str], cleaner_enabled: bool = True) -> CleanupActions:
+    """What cleaning a log does under ``cleanup.policy``, as each Kafka broker decides for its own logs.
+
+    ``delete`` deletes old segments by retention; ``compact`` compacts (only while the
+    broker's ``log.cleaner.enable`` is true) and never deletes by retention; both do both.
+    """
+    policies = cleanup_policies(policy)
+    return CleanupActions("compact" in policies and cleaner_enabled, "delete" in policies)
 
 
 def cleanup_policies(value: str | Iterable[str]) -> frozenset[str]:
@@ -446,48 +476,193 @@ def truncate_checkpoint(directory: str, offset: int) -> None:
         write_checkpoint(directory, offset)
 
 
+class LogChangedError(StorageError):
+    """The log changed under a pass in progress (truncated, segments deleted): the pass was abandoned."""
+
+
+class CompactionPass:
+    """One cleaning pass done in steps of about ``step_bytes`` of reading each.
+
+    ``compact`` runs a pass to its end; the process that owns a log instead calls
+    ``step`` from its loop and serves requests in between, so a pass over a large log
+    never holds it for long (5-50 ms per MiB read on the 2-core dev machine, the most
+    when gzip batches are re-encoded). Planning happens at construction and is cheap. A step reads batches into the
+    offset map or copies them into a group's ``.cleaned`` segment; the step that
+    finishes a group swaps it in (``Log.replace_segments``), and the last one
+    writes the checkpoint. Between steps the log may take appends and roll (the
+    pass covers only closed segments below its end); if instead its segments below
+    the pass's end change (truncation, retention) or the high watermark falls below
+    it, the next step abandons the pass — groups already swapped in stay, the
+    checkpoint is not moved, and the next pass starts over from the log start.
+    """
+
+    def __init__(self, log_: Log, config: CompactionConfig | None = None, now_ms: int | None = None, *,
+                 step_bytes: int = STEP_BYTES):
+        log_._ensure_open()
+        self.log = log_
+        self.config = config or CompactionConfig()
+        self.now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        self.step_bytes = max(1, step_bytes)
+        directory = log_.directory
+        self.plan = cleanable_range(
+            segment_infos(log_), read_checkpoint(directory), log_end_offset=log_.log_end_offset,
+            high_watermark=log_.high_watermark, now_ms=self.now_ms, config=self.config,
+        )
+        if self.plan.reset_checkpoint:
+            log.warning("%s: resetting the cleaner checkpoint to the log start %d", directory,
+                        self.plan.first_dirty_offset)
+            write_checkpoint(directory, self.plan.first_dirty_offset)
+        self.result = CompactionResult(self.plan)
+        self.abandoned: str | None = None  # why the pass stopped before its end
+        end = self.plan.first_uncleanable_offset
+        self._covered = [s for s in log_.segments if s.base_offset < end]  # as they must stay between steps
+        self._work: Iterator[None] | None = self._run() if self.plan.should_clean else None
+
+    @property
+    def done(self) -> bool:
+        return self._work is None
+
+    def step(self) -> bool:
+        """Do the next piece of the pass; True while more remains.
+
+        Raises ``CorruptRecordError`` (a closed segment does not read back whole; the
+        pass is over and nothing of the group in progress is changed) or ``OSError``
+        (see ``Log.replace_segments``: after a commit point, reopen the log).
+        """
+        if self._work is None:
+            return False
+        try:
+            next(self._work)
+            return True
+        except StopIteration:
+            self._work = None
+            return False
+        except LogChangedError as exc:
+            self._work = None
+            self.abandoned = str(exc)
+            log.info("%s: compaction pass abandoned: %s", self.log.directory, exc)
+            return False
+        except BaseException:
+            self._work = None
+            raise
+
+    def abandon(self, why: str) -> None:
+        """Stop the pass here (the owner truncates the log, changes policy or stops)."""
+        if self._work is not None:
+            self._work.close()  # deletes a half-written .cleaned segment
+            self._work = None
+            self.abandoned = why
+            log.info("%s: compaction pass abandoned: %s", self.log.directory, why)
+
+    def _check_unchanged(self) -> None:
+        """After a pause: the segments the pass covers must be the ones it planned (or swapped in)."""
+        lg, end = self.log, self.plan.first_uncleanable_offset
+        if lg._closed:
+            raise LogChangedError("the log was closed")
+        covered = [s for s in lg.segments if s.base_offset < end]
+        if covered != self._covered or not any(s.base_offset == end for s in lg.segments):
+            raise LogChangedError(f"the segments below offset {end} changed (truncation or retention)")
+        if lg.high_watermark < end:
+            raise LogChangedError(f"the high watermark {lg.high_watermark} fell below offset {end}")
+
+    def _pause(self) -> Iterator[None]:
+        self._unpaused = 0
+        yield
+        self._check_unchanged()
+
+    def _pause_due(self, read: int) -> bool:
+        """Count ``read`` bytes; True once a step's worth was read since the last pause."""
+        self._unpaused += read
+        return self._unpaused >= self.step_bytes
+
+    def _run(self) -> Iterator[None]:
+        self._check_unchanged()
+        lg, plan = self.log, self.plan
+        end = plan.first_uncleanable_offset
+        dirty = [s for s in self._covered if s.base_offset >= plan.first_dirty_offset]
+        offset_map: dict[bytes, int] = {}  # build_offset_map, a batch at a time
+        self._unpaused = 0
+        for batch in _batches(dirty):
+            if not batch.is_control:
+                for r in batch.records():
+                    if r.key is not None:
+                        offset_map[r.key] = r.offset
+            if self._pause_due(batch.size):
+                yield from self._pause()
+        by_base = {s.base_offset: s for s in self._covered}
+        infos = [i for i in segment_infos(lg) if i.base_offset < end]
+        groups, read, kept, before, after = [], 0, 0, 0, 0
+        for bases in group_segments(infos, max_bytes=lg.config.segment_bytes, end_offset=end):
+            old = [by_base[b] for b in bases]
+            cleaned, group_read, group_kept = yield from self._clean_group(old, offset_map)
+            before += sum(s.size for s in old)
+            after += cleaned.size
+            lg.replace_segments(cleaned, old)
+            i = self._covered.index(old[0])
+            self._covered[i : i + len(old)] = [cleaned]
+            groups.append(tuple(bases))
+            read, kept = read + group_read, kept + group_kept
+            yield from self._pause()  # a swap fsyncs four times: a step of its own
+        write_checkpoint(lg.directory, end)
+        log.info("compacted %s below offset %d: %d of %d records kept, %d -> %d bytes",
+                 lg.directory, end, kept, read, before, after)
+        self.result = CompactionResult(plan, tuple(groups), read, kept, before, after)
+
+    def _clean_group(self, old: list[LogSegment], offset_map: Mapping[bytes, int]):
+        """Write the kept records of ``old`` into a fsynced ``<base>.log.cleaned`` segment, in steps.
+
+        The group's last batch is kept even when emptied, so the cleaned segment ends
+        where ``old`` ended (see ``plan_swap_recovery``). The file keeps the last old
+        segment's modification time, as Kafka's ``Cleaner.cleanSegments`` does. A pass
+        abandoned (or failing) meanwhile deletes the cleaned files.
+        """
+        lg, now_ms, delete_retention_ms = self.log, self.now_ms, self.config.delete_retention_ms
+        base = old[0].base_offset
+        _remove_cleaned_leftovers(lg.directory, base)
+        dest = LogSegment(lg.directory, base, lg.config.index_interval_bytes, created_ms=old[-1].created_ms,
+                          suffix=CLEANED_SUFFIX)
+        read = kept = 0
+
+        def write(batch: RecordBatch, last: bool) -> None:
+            nonlocal read, kept
+            result = filter_batch(batch, offset_map, now_ms=now_ms, delete_retention_ms=delete_retention_ms,
+                                  keep_if_empty=last)
+            read, kept = read + result.read, kept + result.kept
+            if result.data is not None:
+                out = RecordBatch(result.data)
+                dest.append((result.data,), out.size, out.base_offset, out.next_offset, out.max_timestamp)
+
+        try:
+            pending = None
+            for batch in _batches(old):
+                if pending is not None:
+                    write(pending, last=False)
+                pending = batch
+                if self._pause_due(batch.size):
+                    yield from self._pause()
+            if pending is not None:
+                write(pending, last=True)
+            dest.seal()
+            dest.flush()
+            mtime = old[-1].last_modified_ms / 1000
+            os.utime(dest.log_path, (mtime, mtime))
+        except (Exception, GeneratorExit):  # an abandoned pass leaves no .cleaned file either
+            dest.delete()
+            raise
+        return dest, read, kept
+
+
 def compact(log_: Log, config: CompactionConfig | None = None, now_ms: int | None = None) -> CompactionResult:
-    """One cleaning pass over ``log_`` if its plan says so; see the module docstring.
+    """One cleaning pass over ``log_`` if its plan says so, all at once; see the module docstring.
 
     Raises ``CorruptRecordError`` (a closed segment does not read back whole; nothing
     is changed) or ``OSError``. A failure before a group's commit point leaves the
     log as it was; after it, see ``Log.replace_segments``.
     """
-    log_._ensure_open()
-    config = config or CompactionConfig()
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    directory = log_.directory
-    infos = segment_infos(log_)
-    plan = cleanable_range(
-        infos, read_checkpoint(directory), log_end_offset=log_.log_end_offset,
-        high_watermark=log_.high_watermark, now_ms=now_ms, config=config,
-    )
-    if plan.reset_checkpoint:
-        log.warning("%s: resetting the cleaner checkpoint to the log start %d", directory, plan.first_dirty_offset)
-        write_checkpoint(directory, plan.first_dirty_offset)
-    if not plan.should_clean:
-        return CompactionResult(plan)
-    end = plan.first_uncleanable_offset
-    to_clean = [s for s in log_.segments if s.base_offset < end]
-    dirty = [s for s in to_clean if s.base_offset >= plan.first_dirty_offset]
-    offset_map = build_offset_map(
-        (r.offset, r.key) for batch in _batches(dirty) if not batch.is_control for r in batch.records()
-    )
-    by_base = {s.base_offset: s for s in to_clean}
-    infos = [i for i in infos if i.base_offset < end]
-    groups, read, kept, before, after = [], 0, 0, 0, 0
-    for bases in group_segments(infos, max_bytes=log_.config.segment_bytes, end_offset=end):
-        old = [by_base[b] for b in bases]
-        cleaned, group_read, group_kept = _clean_group(log_, old, offset_map, now_ms, config.delete_retention_ms)
-        before += sum(s.size for s in old)
-        after += cleaned.size
-        log_.replace_segments(cleaned, old)
-        groups.append(tuple(bases))
-        read, kept = read + group_read, kept + group_kept
-    write_checkpoint(directory, end)
-    log.info("compacted %s below offset %d: %d of %d records kept, %d -> %d bytes",
-             directory, end, kept, read, before, after)
-    return CompactionResult(plan, tuple(groups), read, kept, before, after)
+    cleaning = CompactionPass(log_, config, now_ms)
+    while cleaning.step():
+        pass
+    return cleaning.result
 
 
 def _batches(segments: Iterable[LogSegment]) -> Iterator[RecordBatch]:
@@ -508,44 +683,3 @@ def _remove_cleaned_leftovers(directory: str, base_offset: int) -> None:
         parsed = parse_segment_file(name)
         if parsed is not None and parsed[0] == base_offset and parsed[2] == CLEANED_SUFFIX:
             os.unlink(os.path.join(directory, name))
-
-
-def _clean_group(log_: Log, old: list[LogSegment], offset_map: Mapping[bytes, int], now_ms: int,
-                 delete_retention_ms: int) -> tuple[LogSegment, int, int]:
-    """Write the kept records of ``old`` into a fsynced ``<base>.log.cleaned`` segment.
-
-    The group's last batch is kept even when emptied, so the cleaned segment ends
-    where ``old`` ended (see ``plan_swap_recovery``). The file keeps the last old
-    segment's modification time, as Kafka's ``Cleaner.cleanSegments`` does.
-    """
-    base = old[0].base_offset
-    _remove_cleaned_leftovers(log_.directory, base)
-    dest = LogSegment(log_.directory, base, log_.config.index_interval_bytes, created_ms=old[-1].created_ms,
-                      suffix=CLEANED_SUFFIX)
-    read = kept = 0
-
-    def write(batch: RecordBatch, last: bool) -> None:
-        nonlocal read, kept
-        result = filter_batch(batch, offset_map, now_ms=now_ms, delete_retention_ms=delete_retention_ms,
-                              keep_if_empty=last)
-        read, kept = read + result.read, kept + result.kept
-        if result.data is not None:
-            out = RecordBatch(result.data)
-            dest.append((result.data,), out.size, out.base_offset, out.next_offset, out.max_timestamp)
-
-    try:
-        pending = None
-        for batch in _batches(old):
-            if pending is not None:
-                write(pending, last=False)
-            pending = batch
-        if pending is not None:
-            write(pending, last=True)
-        dest.seal()
-        dest.flush()
-        mtime = old[-1].last_modified_ms / 1000
-        os.utime(dest.log_path, (mtime, mtime))
-    except Exception:
-        dest.delete()
-        raise
-    return dest, read, kept

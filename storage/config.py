@@ -25,9 +25,11 @@ MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 WEEK_MS = 7 * 24 * HOUR_MS
 _NEVER = None
+LONG_MAX = 2**63 - 1
 CREATE_TIME = "CreateTime"
 LOG_APPEND_TIME = "LogAppendTime"
 TIMESTAMP_TYPES = (CREATE_TIME, LOG_APPEND_TIME)
+CLEANUP_POLICIES = ("compact", "delete")
 
 #: Topic key -> the broker keys that supply its default, highest precedence first.
 #: The first one set wins; a topic's own value beats them all.
@@ -45,6 +47,10 @@ TOPIC_DEFAULTS_FROM_BROKER: dict[str, tuple[str, ...]] = {
     "compression.type": ("compression.type",),
     "unclean.leader.election.enable": ("unclean.leader.election.enable",),
     "cleanup.policy": ("log.cleanup.policy",),
+    "delete.retention.ms": ("log.cleaner.delete.retention.ms",),
+    "min.cleanable.dirty.ratio": ("log.cleaner.min.cleanable.ratio",),
+    "min.compaction.lag.ms": ("log.cleaner.min.compaction.lag.ms",),
+    "max.compaction.lag.ms": ("log.cleaner.max.compaction.lag.ms",),
 }
 
 #: Broker keys counted in a coarser unit than the topic key they feed: value x factor.
@@ -105,6 +111,28 @@ def parse_retention_limit(key: str, raw: object) -> int:
     return value
 
 
+def _cleanup_policy(key: str, raw: object) -> tuple[str, ...]:
+    """``cleanup.policy``: ``delete``, ``compact`` or both, comma-separated (a list, as in Kafka)."""
+    items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+    policies = tuple(p for p in (str(i).strip().lower() for i in items) if p)
+    if not policies or not set(policies) <= set(CLEANUP_POLICIES):
+        raise InvalidConfigError(key, raw, "a comma-separated list of compact and delete")
+    return policies
+
+
+def _ratio(key: str, raw: object) -> float:
+    """``min.cleanable.dirty.ratio``: a number from 0 to 1."""
+    try:
+        if isinstance(raw, bool):
+            raise ValueError("a boolean is not a ratio")
+        value = float(raw) if isinstance(raw, int | float) else float(str(raw).strip())
+    except ValueError:
+        raise InvalidConfigError(key, raw, "a number from 0 to 1") from None
+    if not 0 <= value <= 1:  # also refuses nan
+        raise InvalidConfigError(key, raw, "a number from 0 to 1")
+    return value
+
+
 def _timestamp_type(key: str, raw: object) -> str:
     value = str(raw).strip()
     if value not in TIMESTAMP_TYPES:
@@ -120,6 +148,9 @@ _INT_MINIMUMS = {
     "flush.messages": 1,
     "flush.ms": 0,
     "max.message.bytes": 0,
+    "delete.retention.ms": 0,
+    "min.compaction.lag.ms": 0,
+    "max.compaction.lag.ms": 1,
 }
 
 # topic key -> how its value is checked; in the order values are checked, so the
@@ -129,7 +160,14 @@ _PARSERS: dict[str, Parse] = {
     "retention.ms": parse_retention_limit,
     "retention.bytes": parse_retention_limit,
     "message.timestamp.type": _timestamp_type,
+    "cleanup.policy": _cleanup_policy,
+    "min.cleanable.dirty.ratio": _ratio,
 }
+
+
+def format_value(value: object) -> str:
+    """A typed value back as a config string: lists comma-separated (``compact,delete``)."""
+    return ",".join(value) if isinstance(value, tuple) else str(value)
 
 
 def _attribute(topic_key: str) -> str:
@@ -147,6 +185,17 @@ class LogConfig:
     retention_bytes: int = -1
     max_message_bytes: int = 1_048_588
     message_timestamp_type: str = CREATE_TIME  # or LOG_APPEND_TIME: the leader stamps its clock
+    # compaction (storage.compaction reads these through compaction_config)
+    cleanup_policy: tuple[str, ...] = ("delete",)  # "delete", "compact", or both
+    delete_retention_ms: int = 86_400_000
+    min_cleanable_dirty_ratio: float = 0.5
+    min_compaction_lag_ms: int = 0
+    max_compaction_lag_ms: int = LONG_MAX
+
+    @property
+    def compacted(self) -> bool:
+        """The topic's policy includes compact: every record needs a key (Kafka's ``LogConfig.compact``)."""
+        return "compact" in self.cleanup_policy
 
     # integer topic key -> (attribute, broker keys in precedence order, minimum); a
     # view of TOPIC_DEFAULTS_FROM_BROKER kept for callers that list the integer keys
@@ -168,7 +217,7 @@ class LogConfig:
 
     def with_overrides(self, topic: Mapping[str, object]) -> "LogConfig":
         """This config with a topic's changed keys applied (run-time ``configs set``)."""
-        base = {k: str(v) for k, v in self.as_topic_configs().items() if v is not None}
+        base = {k: format_value(v) for k, v in self.as_topic_configs().items() if v is not None}
         base.update(topic)
         return LogConfig.from_configs(base)
 

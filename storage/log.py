@@ -26,7 +26,7 @@ import time
 from typing import NamedTuple
 
 from . import checkpoint, retention
-from .batch import STAMPED_PREFIX_SIZE, BatchHeader, check_payload, log_append_time_chunks, stamped_prefix
+from .batch import STAMPED_PREFIX_SIZE, BatchHeader, check_keys, check_payload, log_append_time_chunks, stamped_prefix
 from .checkpoint import CorruptCheckpointError, fsync_directory
 from .config import LOG_APPEND_TIME, LogConfig
 from .epochs import CHECKPOINT_FILE as EPOCH_FILE
@@ -234,11 +234,14 @@ class Log:
         self._epochs.assign(epoch, self.log_end_offset)
 
     # -- appending -----------------------------------------------------------
-    def _check(self, data) -> list[BatchHeader]:
-        """Check every batch of a payload; nothing is written unless all pass."""
+    def _check(self, data, *, compacted: bool = False) -> list[BatchHeader]:
+        """Check every batch of a payload; nothing is written unless all pass.
+
+        ``compacted``: the batches may be as compaction left them (``check_payload``).
+        """
         cfg = self.config
         try:
-            return check_payload(data, min(cfg.max_message_bytes, cfg.segment_bytes))
+            return check_payload(data, min(cfg.max_message_bytes, cfg.segment_bytes), compacted=compacted)
         except RecordTooLargeError as exc:
             raise RecordTooLargeError(
                 f"{exc} (max.message.bytes={cfg.max_message_bytes}, segment.bytes={cfg.segment_bytes})"
@@ -248,11 +251,15 @@ class Log:
         """Append as the leader: assign offsets from the log end and stamp ``leader_epoch``.
 
         ``data`` is one or more whole batches exactly as a producer sent them; their
-        bytes are stored as they are apart from the two stamped fields.
+        bytes are stored as they are apart from the two stamped fields. A compacted
+        topic's log (``cleanup.policy`` includes compact) refuses a payload holding a
+        record without a key, as Kafka does, and appends none of it.
         """
         if self._closed:
             self._ensure_open()
         headers = self._check(data)
+        if self.config.compacted:
+            check_keys(data, headers, os.path.basename(self.directory))
         view = memoryview(data)
         first = base = self.segments[-1].next_offset
         if leader_epoch >= 0 and leader_epoch != self._epochs.latest_epoch:
@@ -278,9 +285,15 @@ class Log:
         return AppendInfo(first, base - 1, max_ts, count, size, append_time)
 
     def append_as_follower(self, data) -> AppendInfo:
-        """Append batches that already carry offsets and epochs (replication, restore)."""
+        """Append batches that already carry offsets and epochs (replication, restore).
+
+        They may come from a compacted leader log, so batches with offset gaps and
+        empty batches are accepted (``check_payload(compacted=True)``); CRC, magic,
+        length, codec and size are checked as for a producer's, and offsets must not
+        go backwards. Keys are not checked: the leader did.
+        """
         self._ensure_open()
-        headers = self._check(data)
+        headers = self._check(data, compacted=True)
         expected = self.log_end_offset
         for h in headers:
             if h.base_offset < expected:

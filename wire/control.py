@@ -118,12 +118,17 @@ class ReplicaStatusResponse(Response, tag="replica_status_r"):
 
 
 class ApplyRetention(Request, tag="apply_retention"):
+    """The RetentionCleaner's timer: clean this replica's log as its topic's cleanup.policy says."""
+
     configs: dict[str, str] = {}  # the topic's current configs
+    retention: bool = True  # delete segments past retention.ms / retention.bytes (policy delete)
+    compaction: bool = True  # start a compaction pass if one is due (policy compact, log.cleaner.enable)
 
 
 class RetentionResponse(Response, tag="retention_r"):
     deleted_segments: int = 0
     log_start_offset: int = -1
+    compacting: bool = False  # a compaction pass is under way in the replica's loop
 
 
 class Ping(Request, tag="ping"):

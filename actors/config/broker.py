@@ -36,9 +36,9 @@ import msgspec
 from storage.config import LogConfig, topic_over_broker
 from storage.errors import InvalidConfigError
 
-from .keys import BOOL, BROKER_CONFIG_KEYS, INT, LIST, LISTENERS, STR, ConfigKey, unknown
+from .keys import BOOL, BROKER_CONFIG_KEYS, DOUBLE, INT, LIST, LISTENERS, STR, ConfigKey, unknown
 from .properties import load_properties
-from .topic import validate_topic_configs
+from .topic import CLEANER_DISABLED, validate_topic_configs
 from .values import ConfigError, Listener
 
 __all__ = ["BrokerConfig", "BrokerConfigBase", "attribute_of"]
@@ -113,6 +113,8 @@ class BrokerConfigBase(msgspec.Struct, frozen=True, kw_only=True, repr_omit_defa
             not_in_effect = spec.warning_for(value)
             if not_in_effect:
                 warnings.append(not_in_effect)
+        if typed.get("log.cleaner.enable") is False:
+            warnings.append(CLEANER_DISABLED)
 
         values = {attribute_of(key): typed.get(key, spec.default) for key, spec in BROKER_CONFIG_KEYS.items()}
         values.update(_resolve(typed, warnings))
@@ -253,6 +255,7 @@ def _check_backoff(backoff: int, backoff_max: int) -> None:
 
 _KIND_TYPES: dict[str, object] = {
     INT: int,
+    DOUBLE: float,
     BOOL: bool,
     STR: str,
     LIST: tuple[str, ...],

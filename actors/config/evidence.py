@@ -22,6 +22,9 @@ _SUPERVISION = "tests/integration/test_supervision.py::"
 _FLUSH = "tests/unit/test_flush_timer.py::"
 _REPLICATION = "tests/integration/test_replication.py::"
 _SHUTDOWN = "tests/integration/test_controlled_shutdown.py::"
+_COMPACTED = "tests/unit/test_compacted_topics.py::"
+_COMPACTED_CLUSTER = ("tests/integration/test_compaction_topics.py::"
+                      "test_compacted_topic_replicas_compact_independently_refuse_keyless_records_and_survive_a_follower_kill")
 
 BROKER_KEY_TESTS: dict[str, tuple[str, ...]] = {
     "listeners": (_HONEST + "test_listeners_choose_the_bound_endpoint_and_advertised_listeners_what_clients_are_told",),
@@ -78,6 +81,23 @@ BROKER_KEY_TESTS: dict[str, tuple[str, ...]] = {
     "metadata.log.max.snapshot.interval.ms": (
         "tests/unit/test_metadata_snapshot.py::test_an_idle_controller_snapshots_on_the_interval",
     ),
+    "group.initial.rebalance.delay.ms": (
+        "tests/integration/test_consumer_groups.py::"
+        "test_the_brokers_group_settings_bound_sessions_and_delay_a_starting_groups_first_rebalance",
+        "tests/unit/test_group_state.py::test_the_initial_rebalance_delay_gathers_a_starting_group_into_one_generation",
+    ),
+    "group.min.session.timeout.ms": (
+        "tests/integration/test_consumer_groups.py::"
+        "test_the_brokers_group_settings_bound_sessions_and_delay_a_starting_groups_first_rebalance",
+    ),
+    "group.max.session.timeout.ms": (
+        "tests/integration/test_consumer_groups.py::"
+        "test_the_brokers_group_settings_bound_sessions_and_delay_a_starting_groups_first_rebalance",
+    ),
+    # its minimum (1 minute) keeps a cluster test of it out of the suite: the rule is tested directly
+    "offsets.retention.minutes": (
+        "tests/unit/test_group_state.py::test_an_empty_groups_offsets_expire_after_the_retention",
+    ),
     "offsets.topic.num.partitions": (
         "tests/integration/test_group_coordinator.py::"
         "test_a_group_joins_syncs_commits_and_keeps_its_offsets_across_a_failover_of_its_partition",
@@ -122,7 +142,23 @@ BROKER_KEY_TESTS: dict[str, tuple[str, ...]] = {
         _LOGCFG + "test_topic_key_beats_broker_key_and_broker_key_beats_default",
         "tests/unit/test_index_interval.py::test_offset_index_has_one_entry_per_index_interval_bytes",
     ),
-    "log.cleanup.policy": (_SERVER + "test_compaction_is_refused_at_broker_level_too",),
+    "log.cleanup.policy": (
+        _SERVER + "test_log_cleanup_policy_accepts_compact_delete_or_both_and_feeds_topic_logs",
+        _COMPACTED + "test_cleanup_policy_decides_compact_and_or_delete_and_the_cleaner_switch_only_stops_compaction",
+    ),
+    "log.cleaner.enable": (
+        _COMPACTED + "test_with_log_cleaner_enable_false_a_compact_topic_is_not_compacted",
+        _SERVER + "test_log_cleaner_enable_false_warns_that_compacted_topics_are_not_compacted",
+    ),
+    "log.cleaner.backoff.ms": (_COMPACTED_CLUSTER,),
+    "log.cleaner.delete.retention.ms": (_COMPACTED + "test_delete_retention_ms_is_how_long_a_cleaned_tombstone_stays",),
+    "log.cleaner.min.cleanable.ratio": (_COMPACTED + "test_min_cleanable_dirty_ratio_decides_whether_a_pass_runs",),
+    "log.cleaner.min.compaction.lag.ms": (
+        _COMPACTED + "test_min_compaction_lag_ms_keeps_recent_records_uncompacted",
+    ),
+    "log.cleaner.max.compaction.lag.ms": (
+        _COMPACTED + "test_max_compaction_lag_ms_forces_a_pass_below_the_dirty_ratio",
+    ),
     "log.message.timestamp.type": (
         _HONEST + "test_broker_log_message_timestamp_type_applies_to_topics_without_their_own",
     ),
@@ -158,7 +194,19 @@ TOPIC_KEY_TESTS: dict[str, tuple[str, ...]] = {
     "unclean.leader.election.enable": (
         _REPLICATION + "test_with_the_whole_isr_gone_the_partition_stays_offline_unless_unclean_election_is_enabled",
     ),
-    "cleanup.policy": (_SERVER + "test_compaction_is_refused_with_a_reason",),
+    "cleanup.policy": (
+        _COMPACTED_CLUSTER,
+        _COMPACTED + "test_a_replica_of_a_compact_topic_compacts_and_never_deletes_by_retention",
+        _COMPACTED + "test_a_replica_of_a_compact_delete_topic_does_both",
+        _COMPACTED + "test_a_compacted_topic_refuses_a_record_without_a_key_and_appends_nothing",
+    ),
+    "delete.retention.ms": (
+        _COMPACTED + "test_delete_retention_ms_is_how_long_a_cleaned_tombstone_stays",
+        _COMPACTED_CLUSTER,
+    ),
+    "min.cleanable.dirty.ratio": (_COMPACTED + "test_min_cleanable_dirty_ratio_decides_whether_a_pass_runs",),
+    "min.compaction.lag.ms": (_COMPACTED + "test_min_compaction_lag_ms_keeps_recent_records_uncompacted",),
+    "max.compaction.lag.ms": (_COMPACTED + "test_max_compaction_lag_ms_forces_a_pass_below_the_dirty_ratio",),
     "flush.messages": (_LOG + "test_flush_messages_fsyncs_every_n_records",),
     "flush.ms": (
         "tests/integration/test_leader_flush_timer.py::test_a_leader_flushes_unflushed_data_on_its_timer_after_flush_ms",

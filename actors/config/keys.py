@@ -15,6 +15,8 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from storage.config import CLEANUP_POLICIES
+
 from .values import (
     INT_MAX,
     ConfigError,
@@ -22,14 +24,16 @@ from .values import (
     LONG_MAX,
     SHORT_MAX,
     Listener,
+    double_allowed,
     int_allowed,
     parse_bool,
+    parse_double,
     parse_int_expr,
     parse_listeners,
 )
 
-INT, BOOL, STR, LIST, LISTENERS = "int", "bool", "str", "list", "listener-list"
-KINDS = (INT, BOOL, STR, LIST, LISTENERS)
+INT, DOUBLE, BOOL, STR, LIST, LISTENERS = "int", "double", "bool", "str", "list", "listener-list"
+KINDS = (INT, DOUBLE, BOOL, STR, LIST, LISTENERS)
 
 
 @dataclass(frozen=True)
@@ -46,15 +50,17 @@ class ConfigKey:
     is not in effect or when it will be. ``refused`` maps values Kafka accepts but
     zafka does not support to the reason given to the user. Every key that claims
     to be in effect names the test that proves it in ``actors.config.evidence``.
+    ``non_empty`` makes a list key refuse an empty value (``cleanup.policy=``).
     """
 
     name: str
     kind: str
     default: object
     doc: str
-    minimum: int | None = None
-    maximum: int | None = None
+    minimum: int | float | None = None
+    maximum: int | float | None = None
     choices: tuple[str, ...] | None = None
+    non_empty: bool = False
     refused: Mapping[str, str] = field(default_factory=dict)
     in_effect: bool = True
     honoured: tuple[str, ...] = ()
@@ -63,19 +69,24 @@ class ConfigKey:
     def allowed(self) -> str:
         if self.kind == INT:
             return int_allowed(self.minimum, self.maximum)
+        if self.kind == DOUBLE:
+            return double_allowed(self.minimum, self.maximum)
         if self.kind == BOOL:
             return "true or false"
         if self.kind == LISTENERS:
             return LISTENERS_ALLOWED
+        at_least_one = " (at least one)" if self.non_empty else ""
         if self.choices:
             one_of = "one of " + ", ".join(self.choices)
-            return f"a comma-separated list, each {one_of}" if self.kind == LIST else one_of
-        return "a comma-separated list" if self.kind == LIST else "a string"
+            return f"a comma-separated list{at_least_one}, each {one_of}" if self.kind == LIST else one_of
+        return f"a comma-separated list{at_least_one}" if self.kind == LIST else "a string"
 
     def parse(self, value: object) -> object:
         """The typed value of ``value`` for this key, or :class:`ConfigError`."""
         if self.kind == INT:
             return parse_int_expr(self.name, value, minimum=self.minimum, maximum=self.maximum)
+        if self.kind == DOUBLE:
+            return parse_double(self.name, value, minimum=self.minimum, maximum=self.maximum)
         if self.kind == BOOL:
             return parse_bool(self.name, value)
         if self.kind == LISTENERS:
@@ -83,6 +94,8 @@ class ConfigKey:
         if self.kind == LIST:
             items = value if isinstance(value, (list, tuple)) else str(value).split(",")
             items = tuple(s for s in (str(i).strip() for i in items) if s)
+            if self.non_empty and not items:
+                raise ConfigError.invalid(self.name, value, self.allowed())
             return tuple(self._check_choice(value, i) for i in items)
         return self._check_choice(value, str(value).strip())
 
@@ -140,7 +153,6 @@ class ConfigKey:
         return f"{self.name} ({self.kind}, default {default}): {self.doc}{note}"
 
 
-_COMPACTION_REFUSED = {"compact": "log compaction is not supported by zafka; use delete"}
 _COMPRESSION = ("producer", "none", "uncompressed", "gzip", "snappy", "lz4", "zstd")
 _TIMESTAMP_TYPES = ("CreateTime", "LogAppendTime")
 
@@ -155,6 +167,10 @@ def _int(name, default, doc, minimum=0, maximum=INT_MAX, **more) -> ConfigKey:
 
 def _long(name, default, doc, minimum=0, **more) -> ConfigKey:
     return ConfigKey(name, INT, default, doc, minimum=minimum, maximum=LONG_MAX, **more)
+
+
+def _double(name, default, doc, minimum=0.0, maximum=1.0, **more) -> ConfigKey:
+    return ConfigKey(name, DOUBLE, default, doc, minimum=minimum, maximum=maximum, **more)
 
 
 def _bool(name, default, doc, **more) -> ConfigKey:
@@ -173,9 +189,9 @@ def _list(name, default, doc, choices=None, refused=None, **more) -> ConfigKey:
 _NO_THREADS = "each zafka actor is its own process with one mailbox; there are no thread pools to size"
 _NO_SECURITY = "zafka speaks plaintext only; there is no security protocol to choose"
 _NO_KRAFT = "zafka runs one embedded controller; there is no KRaft quorum"
-_GROUPS = "consumer groups are not built yet"
 _TXNS = "transactions are not built yet"
 _RECOMPRESSION = "batches are stored as the producer compressed them; recompression is not built yet"
+_PER_REPLICA = "each replica process compacts its own log, one bounded step at a time between requests"
 _BROKER_IDS = "zafka numbers a local cluster's brokers 1..N; `zafka broker start --id N` sets one broker's id"
 
 #: Broker keys from ``server.properties``, with Kafka's defaults unless a key's doc says otherwise.
@@ -251,10 +267,20 @@ BROKER_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
          note="index files grow with their segment"),
     _long("log.segment.delete.delay.ms", 60_000, "wait before deleting a removed segment's files",
           in_effect=False, note="expired segments are deleted at once by the process that owns the log"),
-    _list("log.cleanup.policy", ("delete",), "what to do with old segments", choices=("delete",),
-          refused=_COMPACTION_REFUSED),
-    _bool("log.cleaner.enable", True, "run the compaction cleaner", in_effect=False, honoured=("false",),
-          note="log compaction is not built yet"),
+    _list("log.cleanup.policy", ("delete",),
+          "what to do with old segments: delete them by retention, compact them (latest record per key), or both",
+          choices=CLEANUP_POLICIES, non_empty=True),
+    _bool("log.cleaner.enable", True,
+          "compact the logs of topics whose cleanup.policy includes compact (false: they are never compacted)"),
+    _long("log.cleaner.backoff.ms", 15_000,
+          "how often the cleaner asks the replicas of compacted topics to start a compaction pass when due"),
+    _long("log.cleaner.delete.retention.ms", 86_400_000, "default delete.retention.ms of topics"),
+    _double("log.cleaner.min.cleanable.ratio", 0.5, "default min.cleanable.dirty.ratio of topics"),
+    _long("log.cleaner.min.compaction.lag.ms", 0, "default min.compaction.lag.ms of topics"),
+    _long("log.cleaner.max.compaction.lag.ms", LONG_MAX, "default max.compaction.lag.ms of topics", minimum=1),
+    _int("log.cleaner.threads", 1, "cleaner threads", in_effect=False, note=_PER_REPLICA),
+    _long("log.cleaner.dedupe.buffer.size", 134_217_728, "memory for the cleaners' offset maps", in_effect=False,
+          note="a pass's offset map is a dict over the whole dirty section, not a bounded buffer"),
     _str("log.message.timestamp.type", "CreateTime", "record timestamp: producer's or broker's",
          choices=_TIMESTAMP_TYPES),
     _bool("log.preallocate", False, "preallocate segment files", in_effect=False, honoured=("false",)),
@@ -275,13 +301,10 @@ BROKER_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     # would be 150 processes for the first consumer group of a laptop cluster
     _int("offsets.topic.num.partitions", 3, "partitions of __consumer_offsets (Kafka's default is 50)", minimum=1),
     _int("offsets.retention.minutes", 10_080, "keep a group's committed offsets this long after it empties",
-         minimum=1, in_effect=False, note=_GROUPS),
-    _int("group.initial.rebalance.delay.ms", 3000, "wait for more members before the first rebalance",
-         in_effect=False, note=_GROUPS),
-    _int("group.min.session.timeout.ms", 6000, "smallest session.timeout.ms a consumer may ask for",
-         in_effect=False, note=_GROUPS),
-    _int("group.max.session.timeout.ms", 1_800_000, "largest session.timeout.ms a consumer may ask for",
-         in_effect=False, note=_GROUPS),
+         minimum=1),
+    _int("group.initial.rebalance.delay.ms", 3000, "wait for more members before the first rebalance"),
+    _int("group.min.session.timeout.ms", 6000, "smallest session.timeout.ms a consumer may ask for"),
+    _int("group.max.session.timeout.ms", 1_800_000, "largest session.timeout.ms a consumer may ask for"),
     _int("transaction.state.log.replication.factor", 3, "replication factor of __transaction_state",
          minimum=1, maximum=SHORT_MAX, in_effect=False, note=_TXNS),
     _int("transaction.state.log.min.isr", 2, "min.insync.replicas of __transaction_state", minimum=1,
@@ -335,8 +358,16 @@ TOPIC_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     _long("segment.ms", 604_800_000, "roll a new segment after this long", minimum=1),
     _int("max.message.bytes", 1_048_588, "largest record batch the topic accepts"),
     _int("min.insync.replicas", 1, "replicas that must have a write for acks=all to succeed", minimum=1),
-    _list("cleanup.policy", ("delete",), "what to do with old segments", choices=("delete",),
-          refused=_COMPACTION_REFUSED),
+    _list("cleanup.policy", ("delete",),
+          "what to do with old segments: delete them by retention, compact them (latest record per key), or both",
+          choices=CLEANUP_POLICIES, non_empty=True),
+    _long("delete.retention.ms", 86_400_000,
+          "a compacted topic keeps a tombstone this long after the first pass that kept it"),
+    _double("min.cleanable.dirty.ratio", 0.5,
+            "compact once the uncompacted part of the log exceeds this fraction of it"),
+    _long("min.compaction.lag.ms", 0, "a record stays uncompacted at least this long after it was written"),
+    _long("max.compaction.lag.ms", LONG_MAX,
+          "a record is compacted at most this long after it was written, whatever the dirty ratio", minimum=1),
     _str("compression.type", "producer", "how the broker stores batches (producer: as sent)",
          choices=_COMPRESSION, in_effect=False, honoured=("producer",), note=_RECOMPRESSION),
     _long("flush.messages", None, "fsync after this many records (unset: leave it to the OS)", minimum=1),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from storage.compaction import cleanup_policies
 from storage.config import topic_over_broker
 
 from .keys import BROKER_CONFIG_KEYS, TOPIC_CONFIG_KEYS, ConfigKey, suggest, unknown
@@ -43,23 +44,47 @@ def validate_topic_configs(configs: Mapping[str, object]) -> dict[str, str]:
     return out
 
 
-def topic_config_warnings(configs: Mapping[str, object]) -> list[str]:
-    """One warning per topic key set to a value zafka does not act on yet (validated keys only)."""
+#: What the broker says at startup when its cleaner is off.
+CLEANER_DISABLED = ("log.cleaner.enable=false: topics whose cleanup.policy includes compact (__consumer_offsets "
+                    "among them) are not compacted and keep every record")
+_NOT_COMPACTED = "log.cleaner.enable=false: the log cleaner does not run, so the topic is not compacted"
+
+
+def cleaner_disabled(broker: "BrokerConfig", configs: Mapping[str, object]) -> bool:
+    """True when ``configs`` ask for compaction that the broker's ``log.cleaner.enable=false`` prevents."""
+    policy = configs.get("cleanup.policy")
+    return policy is not None and not broker.log_cleaner_enable and "compact" in cleanup_policies(str(policy))
+
+
+def topic_config_warnings(configs: Mapping[str, object], broker: "BrokerConfig | None" = None) -> list[str]:
+    """One warning per topic key set to a value zafka does not act on (validated keys only).
+
+    With ``broker``, also a compaction its ``log.cleaner.enable=false`` prevents.
+    """
     out = []
     for key, value in configs.items():
         warning = TOPIC_CONFIG_KEYS[key].warning_for(value)
         if warning:
             out.append(warning)
+    if broker is not None and cleaner_disabled(broker, configs):
+        out.append(f"cleanup.policy={configs['cleanup.policy']} has no effect: {_NOT_COMPACTED}")
     return out
 
 
-def not_in_effect(keys: Mapping[str, ConfigKey], values: Mapping[str, object]) -> dict[str, str]:
-    """key -> why, for every value in ``values`` that zafka does not act on (what ``configs get`` flags)."""
+def not_in_effect(keys: Mapping[str, ConfigKey], values: Mapping[str, object],
+                  broker: "BrokerConfig | None" = None) -> dict[str, str]:
+    """key -> why, for every value in ``values`` that zafka does not act on (what ``configs get`` flags).
+
+    With ``broker`` (topic values), also a ``cleanup.policy`` that ``log.cleaner.enable=false`` keeps
+    from compacting.
+    """
     out = {}
     for key, value in values.items():
         spec = keys.get(key)
         if spec is not None and value not in (None, "") and not spec.takes_effect(value):
             out[key] = spec.not_in_effect_reason() or "not in effect yet"
+    if broker is not None and cleaner_disabled(broker, values):
+        out["cleanup.policy"] = _NOT_COMPACTED
     return out
 
 

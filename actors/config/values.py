@@ -82,6 +82,37 @@ def parse_int_expr(key: str, value: object, *, minimum: int | None = None, maxim
     return result
 
 
+# -- doubles -------------------------------------------------------------------------
+
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # no nan, inf, 1_0 or hex
+
+
+def double_allowed(minimum: float | None, maximum: float | None) -> str:
+    """What a double key accepts, in words: the ``expected ...`` part of its errors."""
+    if minimum is not None and maximum is not None:
+        return f"a number from {minimum:g} to {maximum:g}"
+    if minimum is not None:
+        return f"a number of at least {minimum:g}"
+    return "a number"
+
+
+def parse_double(key: str, value: object, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    """``value`` as a float (Kafka's DOUBLE): a decimal such as ``0.5``, ``1`` or ``5e-1``, within range."""
+    allowed = double_allowed(minimum, maximum)
+    if isinstance(value, bool):
+        raise ConfigError.invalid(key, value, allowed)
+    if isinstance(value, int | float):
+        result = float(value)
+    else:
+        text = str(value).strip()
+        if not _DECIMAL.fullmatch(text):
+            raise ConfigError.invalid(key, value, allowed)
+        result = float(text)
+    if result != result or (minimum is not None and result < minimum) or (maximum is not None and result > maximum):
+        raise ConfigError.invalid(key, value, allowed)
+    return result
+
+
 # -- booleans ------------------------------------------------------------------------
 
 

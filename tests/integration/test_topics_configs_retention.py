@@ -83,7 +83,7 @@ def test_bad_topic_requests_get_typed_errors_and_change_nothing(cluster):
             (CreateTopic(name="zero", partitions=0), errors.InvalidPartitions),
             (CreateTopic(name="rf", partitions=1, replication_factor=4), errors.InvalidReplicationFactor),
             (CreateTopic(name="cfg", partitions=1, configs={"retention.hours": "1"}), errors.InvalidConfig),
-            (CreateTopic(name="cfg2", partitions=1, configs={"cleanup.policy": "compact"}), errors.InvalidConfig),
+            (CreateTopic(name="cfg2", partitions=1, configs={"cleanup.policy": "forever"}), errors.InvalidConfig),
             (AlterConfigs(topic="ok", set={"retention.ms": "soon"}), errors.InvalidConfig),
             (DeleteTopic(name="missing"), errors.UnknownTopicOrPartition),
         ]

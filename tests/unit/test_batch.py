@@ -33,7 +33,7 @@ from storage.batch import (
     stamp,
     stamped_prefix,
 )
-from storage.errors import CorruptRecordError, UnsupportedCompressionError
+from storage.errors import CorruptRecordError, InvalidRecordError, RecordTooLargeError, UnsupportedCompressionError
 
 # Kafka's compression attribute codes (KIP-110 et al.), written out independently.
 CODEC_IDS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
@@ -698,6 +698,52 @@ def test_iter_batches_yields_header_only_batches_including_a_last_one():
     batch = RecordBatch(empty)
     assert (batch.record_count, batch.next_offset) == (0, 15)
     assert list(batch.records()) == []
+
+
+def gapped_batch(base_offset: int, kept: list[int], last_offset_delta: int, codec: str = "none") -> bytes:
+    """A batch as compaction rewrites one: only the records at offset deltas ``kept``, the delta span kept."""
+    from storage.compaction import encode_batch
+
+    full = RecordBatch(build_batch([(f"k{i}".encode(), b"v") for i in range(last_offset_delta + 1)], codec,
+                                   base_offset=base_offset))
+    records = [r for r in full.records() if r.offset - base_offset in kept]
+    return encode_batch(full, records, delete_horizon_ms=None)
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "zstd"])
+def test_a_followers_payload_may_hold_offset_gaps_and_empty_batches_a_producers_may_not(codec):
+    payload = (build_batch([b"a", b"b"], codec, base_offset=0) + gapped_batch(2, [0, 3], 4, codec)
+               + header_only_batch(base_offset=7, last_offset_delta=2) + gapped_batch(10, [5], 5, codec))
+    headers = batch_mod.check_payload(payload, 1 << 20, compacted=True)
+    assert [(h.base_offset, h.record_count, h.last_offset_delta) for h in headers] == [
+        (0, 2, 1), (2, 2, 4), (7, 0, 2), (10, 1, 5)]
+    for part in (gapped_batch(2, [0, 3], 4, codec), header_only_batch(base_offset=7, last_offset_delta=2)):
+        with pytest.raises(InvalidRecordError, match="last offset delta"):
+            batch_mod.check_payload(part, 1 << 20)  # a producer's batch numbers its records 0..n-1
+
+
+def test_a_followers_payload_is_still_checked_for_crc_size_and_impossible_counts():
+    good = gapped_batch(2, [0, 3], 4)
+    corrupt = bytearray(good)
+    corrupt[-1] ^= 0x01
+    with pytest.raises(CorruptRecordError, match="CRC"):
+        batch_mod.check_payload(bytes(corrupt), 1 << 20, compacted=True)
+    with pytest.raises(RecordTooLargeError):
+        batch_mod.check_payload(good, len(good) - 1, compacted=True)
+    too_many = bytearray(header_only_batch(base_offset=0, last_offset_delta=1))
+    struct.pack_into(">i", too_many, 57, 3)  # 3 records in a span of 2 offsets
+    struct.pack_into(">I", too_many, 17, crc32c_reference(bytes(too_many[21:])))
+    with pytest.raises(InvalidRecordError):
+        batch_mod.check_payload(bytes(too_many), 1 << 20, compacted=True)
+
+
+def test_check_keys_refuses_a_payload_with_a_keyless_record_anywhere():
+    keyed = build_batch([(b"k", b"v")], "gzip")
+    keyless = build_batch([(b"k", b"v"), (None, b"v")], "gzip")
+    batch_mod.check_keys(keyed, batch_mod.check_payload(keyed, 1 << 20), "t-0")
+    payload = keyed + keyless
+    with pytest.raises(InvalidRecordError, match="without key in t-0"):
+        batch_mod.check_keys(payload, batch_mod.check_payload(payload, 1 << 20), "t-0")
 
 
 def test_iter_batches_over_an_empty_buffer_yields_nothing():

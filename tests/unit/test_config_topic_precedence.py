@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from actors.config import BROKER_CONFIG_KEYS, TOPIC_CONFIG_KEYS, BrokerConfig, effective_topic_configs
-from storage.config import BROKER_KEY_SCALE, TOPIC_DEFAULTS_FROM_BROKER, LogConfig
+from storage.config import BROKER_KEY_SCALE, TOPIC_DEFAULTS_FROM_BROKER, LogConfig, format_value
 from storage.retention import resolve_retention_bytes, resolve_retention_ms
 
 KAFKA_PRECEDENCE = {
@@ -28,6 +28,10 @@ KAFKA_PRECEDENCE = {
     "compression.type": ("compression.type",),
     "unclean.leader.election.enable": ("unclean.leader.election.enable",),
     "cleanup.policy": ("log.cleanup.policy",),
+    "delete.retention.ms": ("log.cleaner.delete.retention.ms",),
+    "min.cleanable.dirty.ratio": ("log.cleaner.min.cleanable.ratio",),
+    "min.compaction.lag.ms": ("log.cleaner.min.compaction.lag.ms",),
+    "max.compaction.lag.ms": ("log.cleaner.max.compaction.lag.ms",),
 }
 KAFKA_SCALES = {"log.roll.hours": 3_600_000, "log.retention.minutes": 60_000, "log.retention.hours": 3_600_000}
 
@@ -69,6 +73,11 @@ CASES = [
     ({"log.message.timestamp.type": "LogAppendTime"}, {"message.timestamp.type": "LogAppendTime"}),
     ({"min.insync.replicas": "2", "compression.type": "lz4", "unclean.leader.election.enable": "true"},
      {"min.insync.replicas": "2", "compression.type": "lz4", "unclean.leader.election.enable": "true"}),
+    ({"log.cleanup.policy": "compact,delete", "log.cleaner.delete.retention.ms": "1000",
+      "log.cleaner.min.cleanable.ratio": "0.01", "log.cleaner.min.compaction.lag.ms": "5",
+      "log.cleaner.max.compaction.lag.ms": "60000"},
+     {"cleanup.policy": "compact,delete", "delete.retention.ms": "1000", "min.cleanable.dirty.ratio": "0.01",
+      "min.compaction.lag.ms": "5", "max.compaction.lag.ms": "60000"}),
 ]
 
 
@@ -85,7 +94,7 @@ def test_the_log_a_leader_runs_with_agrees_with_what_describe_shows(props, expec
     cfg = BrokerConfig.from_properties(props)[0]
     shown = effective_topic_configs(cfg, {})
     log = {k: v for k, v in cfg.log_config_for({}).as_topic_configs().items() if v is not None}
-    assert {k: str(v) for k, v in log.items()} == {k: shown[k] for k in log}
+    assert {k: format_value(v) for k, v in log.items()} == {k: shown[k] for k in log}
     assert str(cfg.log_retention_ms) == shown["retention.ms"] and str(cfg.log_roll_ms) == shown["segment.ms"]
     assert resolve_retention_ms(cfg.properties) == log["retention.ms"]
     assert resolve_retention_bytes(cfg.properties) == log["retention.bytes"]

@@ -24,6 +24,11 @@ KAFKA_DEFAULTS = {
     "flush_messages": None,  # None: never force an fsync, rely on the page cache
     "flush_ms": None,
     "message_timestamp_type": "CreateTime",  # log.message.timestamp.type
+    "cleanup_policy": ("delete",),  # cleanup.policy = delete
+    "delete_retention_ms": 86_400_000,  # delete.retention.ms = 1 day
+    "min_cleanable_dirty_ratio": 0.5,
+    "min_compaction_lag_ms": 0,
+    "max_compaction_lag_ms": 2**63 - 1,  # Long.MAX_VALUE
 }
 
 
@@ -225,6 +230,11 @@ def test_with_overrides_applies_changed_topic_keys_and_keeps_the_rest():
         "flush_messages": 7,
         "flush_ms": None,
         "message_timestamp_type": "CreateTime",
+        "cleanup_policy": ("delete",),
+        "delete_retention_ms": 86_400_000,
+        "min_cleanable_dirty_ratio": 0.5,
+        "min_compaction_lag_ms": 0,
+        "max_compaction_lag_ms": 2**63 - 1,
     }
 
 

@@ -20,10 +20,13 @@ from actors.config import (
     ConfigError,
     Listener,
     config_help,
+    effective_topic_configs,
     load_properties,
+    not_in_effect,
     parse_int_expr,
     parse_listeners,
     parse_properties,
+    topic_config_warnings,
     validate_topic_configs,
 )
 from storage.config import LogConfig
@@ -515,9 +518,54 @@ def test_supervisor_backoff_must_not_exceed_its_maximum():
         build({"supervisor.restart.backoff.ms": "6000"})
 
 
-def test_compaction_is_refused_at_broker_level_too():
-    with pytest.raises(ConfigError, match="compaction is not supported"):
-        build({"log.cleanup.policy": "compact"})
+@pytest.mark.parametrize(("value", "typed"), [("compact", ("compact",)), ("compact,delete", ("compact", "delete")),
+                                              ("Delete, COMPACT", ("delete", "compact"))])
+def test_log_cleanup_policy_accepts_compact_delete_or_both_and_feeds_topic_logs(value, typed):
+    cfg = build({"log.cleanup.policy": value})
+    assert cfg.log_cleanup_policy == typed
+    assert cfg.log_config_for({}).cleanup_policy == typed
+    assert cfg.log_config_for({"cleanup.policy": "delete"}).cleanup_policy == ("delete",)  # the topic's beats it
+    assert cfg.log_config_for({}).compacted == ("compact" in typed)
+
+
+@pytest.mark.parametrize("value", ["", " , ", "remove", "compact,forever"])
+def test_log_cleanup_policy_refuses_an_empty_list_or_an_unknown_policy(value):
+    with pytest.raises(ConfigError, match="log.cleanup.policy") as info:
+        build({"log.cleanup.policy": value})
+    assert "compact, delete" in str(info.value)
+
+
+def test_the_broker_log_cleaner_keys_are_the_defaults_of_the_topic_compaction_keys():
+    cfg = build({"log.cleaner.delete.retention.ms": "1000", "log.cleaner.min.cleanable.ratio": "0.01",
+                 "log.cleaner.min.compaction.lag.ms": "5", "log.cleaner.max.compaction.lag.ms": "60 * 1000"})
+    log = cfg.log_config_for({})
+    assert (log.delete_retention_ms, log.min_cleanable_dirty_ratio, log.min_compaction_lag_ms,
+            log.max_compaction_lag_ms) == (1000, 0.01, 5, 60_000)
+    topic = cfg.log_config_for({"delete.retention.ms": "7", "min.cleanable.dirty.ratio": "1",
+                                "min.compaction.lag.ms": "0", "max.compaction.lag.ms": "9"})
+    assert (topic.delete_retention_ms, topic.min_cleanable_dirty_ratio, topic.min_compaction_lag_ms,
+            topic.max_compaction_lag_ms) == (7, 1.0, 0, 9)
+    defaults = build({}).log_config_for({})
+    assert (defaults.delete_retention_ms, defaults.min_cleanable_dirty_ratio, defaults.min_compaction_lag_ms,
+            defaults.max_compaction_lag_ms) == (86_400_000, 0.5, 0, 2**63 - 1)  # Kafka's
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("log.cleaner.min.cleanable.ratio", "1.5"), ("log.cleaner.min.cleanable.ratio", "-0.1"),
+    ("log.cleaner.min.cleanable.ratio", "nan"), ("log.cleaner.min.cleanable.ratio", "half"),
+    ("log.cleaner.max.compaction.lag.ms", "0"), ("log.cleaner.delete.retention.ms", "-1"),
+    ("log.cleaner.min.compaction.lag.ms", "-1"), ("log.cleaner.backoff.ms", "-1"),
+])
+def test_bad_log_cleaner_values_are_refused_naming_the_key(key, value):
+    with pytest.raises(ConfigError, match=key):
+        build({key: value})
+
+
+def test_log_cleaner_enable_false_warns_that_compacted_topics_are_not_compacted():
+    cfg, warnings = BrokerConfig.from_properties({"log.cleaner.enable": "false"})
+    assert cfg.log_cleaner_enable is False
+    assert any("log.cleaner.enable=false" in w and "not compacted" in w for w in warnings), warnings
+    assert not any("log.cleaner.enable" in w for w in BrokerConfig.from_properties({})[1])
 
 
 def test_with_properties_revalidates_and_refuses_unknown_keys():
@@ -598,11 +646,42 @@ def test_bad_topic_values_name_key_value_and_what_is_allowed(key, value, allowed
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("policy", ["compact", "compact,delete", "delete, COMPACT"])
-def test_compaction_is_refused_with_a_reason(policy):
+@pytest.mark.parametrize(("policy", "normalised"), [("compact", "compact"), ("compact,delete", "compact,delete"),
+                                                    ("delete, COMPACT", "delete,compact"), ("delete", "delete")])
+def test_cleanup_policy_accepts_compact_delete_or_both(policy, normalised):
+    assert validate_topic_configs({"cleanup.policy": policy}) == {"cleanup.policy": normalised}
+    assert topic_config_warnings({"cleanup.policy": normalised}) == []  # in effect: no warning
+
+
+@pytest.mark.parametrize("policy", ["", ",", "compacted", "delete,forever"])
+def test_cleanup_policy_refuses_an_empty_list_or_an_unknown_policy(policy):
     with pytest.raises(ConfigError) as info:
         validate_topic_configs({"cleanup.policy": policy})
-    assert "cleanup.policy" in str(info.value) and "compaction is not supported" in str(info.value)
+    assert "cleanup.policy" in str(info.value) and "compact, delete" in str(info.value)
+
+
+def test_the_topic_compaction_keys_are_validated_and_normalised():
+    assert validate_topic_configs({
+        "delete.retention.ms": "60 * 1000", "min.cleanable.dirty.ratio": "0.01", "min.compaction.lag.ms": "0",
+        "max.compaction.lag.ms": "1",
+    }) == {"delete.retention.ms": "60000", "min.cleanable.dirty.ratio": "0.01", "min.compaction.lag.ms": "0",
+           "max.compaction.lag.ms": "1"}
+    assert validate_topic_configs({"min.cleanable.dirty.ratio": "1"}) == {"min.cleanable.dirty.ratio": "1.0"}
+    for key, bad in (("min.cleanable.dirty.ratio", "2"), ("min.cleanable.dirty.ratio", "inf"),
+                     ("max.compaction.lag.ms", "0"), ("delete.retention.ms", "-1"), ("min.compaction.lag.ms", "x")):
+        with pytest.raises(ConfigError, match=key):
+            validate_topic_configs({key: bad})
+
+
+def test_compaction_with_the_cleaner_disabled_is_flagged_where_topics_are_set_and_shown():
+    off = build({"log.cleaner.enable": "false"})
+    warnings = topic_config_warnings({"cleanup.policy": "compact"}, off)
+    assert len(warnings) == 1 and "log.cleaner.enable=false" in warnings[0] and "not compacted" in warnings[0]
+    assert topic_config_warnings({"cleanup.policy": "compact"}, build({})) == []
+    assert topic_config_warnings({"cleanup.policy": "delete"}, off) == []
+    shown = effective_topic_configs(off, {"cleanup.policy": "compact,delete"})
+    assert "cleanup.policy" in not_in_effect(TOPIC_CONFIG_KEYS, shown, off)
+    assert "cleanup.policy" not in not_in_effect(TOPIC_CONFIG_KEYS, shown, build({}))
 
 
 @pytest.mark.parametrize(
@@ -650,7 +729,7 @@ def test_every_key_has_a_kind_a_doc_and_a_default_its_own_validation_accepts(tab
     """One table drives validation, defaults and help, so an inconsistent row would mislead all three."""
     for name, spec in table.items():
         assert spec.name == name
-        assert spec.kind in ("int", "bool", "str", "list", "listener-list"), name
+        assert spec.kind in ("int", "double", "bool", "str", "list", "listener-list"), name
         assert spec.doc and "\n" not in spec.doc, name
         if spec.default is not None and spec.default != ():
             assert spec.parse(spec.format(spec.default)) == spec.default, name
