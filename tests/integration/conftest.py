@@ -114,32 +114,48 @@ class AckedProducer:
         assert self.done, f"the producer process exited with {self.process.poll()} before it was done"
 
 
+class _Children:
+    """Scripts of tests/integration run as processes of their own; every one killed at teardown."""
+
+    def __init__(self, tmp_path):
+        import os
+
+        self.tmp_path = tmp_path
+        self.root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        self.started: list = []
+
+    def start(self, script: str, out_name: str, args: list[str]):
+        import os
+        import subprocess
+        import sys
+
+        out = str(self.tmp_path / f"{out_name}-{len(self.started)}.txt")
+        process = subprocess.Popen([sys.executable, os.path.join(self.root, "tests", "integration", script),
+                                    *[a.replace("{out}", out) for a in args]],
+                                   cwd=self.root, env={**os.environ, "PYTHONPATH": self.root})
+        self.started.append(process)
+        return process, out
+
+    def kill_all(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+            process.wait(10)
+
+
 @pytest.fixture
 def acked_producer(tmp_path):
     """Start ``_acked_producer.py`` processes; each is killed at teardown, pass or fail."""
-    import os
-    import subprocess
-    import sys
-
-    started: list[subprocess.Popen] = []
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    children = _Children(tmp_path)
 
     def start(bootstrap: str, topic: str, partitions: int, count: int, chunk: int = 200,
               pause_ms: int = 100) -> AckedProducer:
-        out = str(tmp_path / f"acked-{len(started)}.txt")
-        process = subprocess.Popen(
-            [sys.executable, os.path.join(root, "tests", "integration", "_acked_producer.py"), bootstrap, topic,
-             str(partitions), str(count), str(chunk), str(pause_ms), out],
-            cwd=root, env={**os.environ, "PYTHONPATH": root},
-        )
-        started.append(process)
+        process, out = children.start("_acked_producer.py", "acked", [
+            bootstrap, topic, str(partitions), str(count), str(chunk), str(pause_ms), "{out}"])
         return AckedProducer(process, out)
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
+    children.kill_all()
 
 
 class GroupConsumerProcess:
@@ -186,24 +202,11 @@ class GroupConsumerProcess:
 @pytest.fixture
 def group_consumer(tmp_path):
     """Start ``_group_consumer.py`` members; each is killed at teardown, pass or fail."""
-    import os
-    import subprocess
-    import sys
-
-    started: list[subprocess.Popen] = []
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    children = _Children(tmp_path)
 
     def start(bootstrap: str, group: str, topics: str, *extra: str) -> GroupConsumerProcess:
-        out = str(tmp_path / f"member-{len(started)}.txt")
-        process = subprocess.Popen(
-            [sys.executable, os.path.join(root, "tests", "integration", "_group_consumer.py"), bootstrap, group,
-             topics, out, *extra], cwd=root, env={**os.environ, "PYTHONPATH": root},
-        )
-        started.append(process)
+        process, out = children.start("_group_consumer.py", "member", [bootstrap, group, topics, "{out}", *extra])
         return GroupConsumerProcess(process, out)
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
+    children.kill_all()

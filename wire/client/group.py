@@ -215,13 +215,8 @@ class GroupMember:
             group_instance_id=self.group_instance_id, client_id=self.client_id,
             protocols=[GroupProtocol(a.name, encode_subscription(topics, owned, generation)) for a in self.assignors],
         )
-        try:
-            joined = self._call(join, deadline)
-        except errors.UnknownMemberId:
-            with self._lock:
-                self.member_id, self.generation, self.lost = "", -1, True
-            return None
-        except (errors.RebalanceInProgress, errors.IllegalGeneration):
+        joined = self._rebalance_call(join, deadline)
+        if joined is None:
             return None
         assignments = []
         if joined.leader == joined.member_id:
@@ -230,19 +225,26 @@ class GroupMember:
             self.member_id, self.generation = joined.member_id, joined.generation_id
         sync = SyncGroup(group_id=self.group_id, generation_id=joined.generation_id, member_id=joined.member_id,
                          group_instance_id=self.group_instance_id, assignments=assignments)
-        try:
-            synced = self._call(sync, deadline)
-        except errors.UnknownMemberId:
-            with self._lock:
-                self.member_id, self.generation, self.lost = "", -1, True
-            return None
-        except (errors.RebalanceInProgress, errors.IllegalGeneration):
+        synced = self._rebalance_call(sync, deadline)
+        if synced is None:
             return None
         with self._lock:
             self.needs_join = False
         assigned = decode_assignment(synced.assignment)
         log.info("group %s generation %d: assigned %s", self.group_id, joined.generation_id, assigned)
         return assigned
+
+    def _rebalance_call(self, request, deadline: float):
+        """A JoinGroup or SyncGroup; None when the rebalance must start over (this member unknown
+        now: its partitions are lost; or the group moved on to another generation)."""
+        try:
+            return self._call(request, deadline)
+        except errors.UnknownMemberId:
+            with self._lock:
+                self.member_id, self.generation, self.lost = "", -1, True
+            return None
+        except (errors.RebalanceInProgress, errors.IllegalGeneration):
+            return None
 
     def _assign(self, joined, partitions_of) -> list[SyncAssignment]:
         """The leader's job: the chosen strategy over every member's subscription."""
