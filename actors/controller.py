@@ -190,9 +190,14 @@ class Controller(Actor):
             self._snapshot("interval")
         if self.watchers:
             keep = []
+            unchanged = None
             for entry in self.watchers:
                 if entry[3] <= now:
-                    self.reply(entry[0], entry[1], MetadataImage(image=self.image))
+                    if entry[2] == self.image.version:
+                        unchanged = unchanged or MetadataImage(image=None)
+                        self.reply(entry[0], entry[1], unchanged)
+                    else:
+                        self.reply(entry[0], entry[1], MetadataImage(image=self.image))
                 else:
                     keep.append(entry)
             self.watchers = keep

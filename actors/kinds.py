@@ -50,7 +50,8 @@ class Kind(NamedTuple):
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
     # the controller expires metadata watches; leaders expire fetch long polls (fetch.max.wait.ms
-    # precision) and run flush.ms; brokers and cleaners only run slow timers
+    # precision, 25 ms: a replica per partition, so its idle wakeups add up) and run flush.ms; brokers and cleaners
+    # only run slow timers
     Kind("controller", "actors.controller:Controller", specs.ControllerArgs, tick_ms=50, start_rank=0, shutdown_s=10,
          scope=CLUSTER),
     Kind("broker", "actors.broker:BrokerActor", specs.BrokerArgs, tick_ms=100, start_rank=1, shutdown_s=10,
@@ -59,7 +60,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          shutdown_s=5, scope=BROKER),
     # one per replica of a partition, leader or follower: named leader-<topic>-<p> while it leads and
     # fetcher-<topic>-<p>-<broker> while it follows (actors.children)
-    Kind("replica", "actors.replica:PartitionReplica", specs.ReplicaArgs, tick_ms=10, start_rank=3,
+    Kind("replica", "actors.replica:PartitionReplica", specs.ReplicaArgs, tick_ms=25, start_rank=3,
          shutdown_s=10, scope=DYNAMIC),
     # the groups whose __consumer_offsets partition this broker leads; stopped first, before those replicas
     Kind("coordinator", "actors.coordinator:GroupCoordinator", specs.CoordinatorArgs, tick_ms=20, start_rank=4,

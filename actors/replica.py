@@ -265,6 +265,8 @@ class PartitionReplica(Actor):
                       self.topic, self.partition, epoch, was)
         if was == LEADER:
             self._register()  # proof that this process lives, so it may lead again
+        if self.role == FOLLOWER:
+            self._follow(time.monotonic())  # at once, not a tick later: the new leader's acks=all wait on it
 
     def _step_down(self, why: str) -> None:
         """A newer epoch exists: stop acknowledging anything, follow once the image says whom."""

@@ -58,8 +58,8 @@ class MetadataWatcher(threading.Thread):
                     backoff = min(backoff * 2, RETRY_MAX_S)
                     continue
                 backoff = RETRY_MIN_S
-                image: ClusterImage = response.image
-                if image.version != self.version:
+                image: ClusterImage | None = response.image
+                if image is not None and image.version != self.version:
                     self.version = image.version
                     try:
                         self.on_image(image)

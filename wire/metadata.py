@@ -88,4 +88,6 @@ class WatchMetadata(Request, tag="watch_metadata"):
 
 
 class MetadataImage(Response, tag="metadata_image"):
-    image: ClusterImage = msgspec.field(default_factory=ClusterImage)
+    # None: a long poll that saw no change (the watcher keeps its image; a cluster of many partitions has
+    # one watcher per replica, and re-sending every one the whole image each second would cost them all)
+    image: ClusterImage | None = msgspec.field(default_factory=ClusterImage)
