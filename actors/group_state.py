@@ -204,18 +204,24 @@ class Group:
             return self._rejoin(member, request, token, now_ms)
         if instance is not None and instance in self.static:
             return self._replace_static(instance, request, token, now_ms)
-        member = Member(
-            member_id=new_member_id(request.client_id), group_instance_id=instance, client_id=request.client_id,
-            client_host=request.client_host, session_timeout_ms=request.session_timeout_ms,
-            rebalance_timeout_ms=request.rebalance_timeout_ms, protocol_type=request.protocol_type,
-            protocols=[(p.name, p.metadata) for p in request.protocols], last_seen_ms=now_ms, join_token=token,
-        )
-        self.members[member.member_id] = member
-        if instance is not None:
-            self.static[instance] = member.member_id
+        member = self._add_member(request, now_ms, join_token=token)
         if not self.protocol_type:
             self.protocol_type = request.protocol_type
         return self._prepare_rebalance(now_ms, new_group=self.state == EMPTY) + self._maybe_complete_join(now_ms)
+
+    def _add_member(self, request: JoinGroup, now_ms: float, **state) -> Member:
+        """A new member id for this join (a static one also takes its instance's place)."""
+        member = Member(
+            member_id=new_member_id(request.client_id), group_instance_id=request.group_instance_id,
+            client_id=request.client_id, client_host=request.client_host,
+            session_timeout_ms=request.session_timeout_ms, rebalance_timeout_ms=request.rebalance_timeout_ms,
+            protocol_type=request.protocol_type, protocols=[(p.name, p.metadata) for p in request.protocols],
+            last_seen_ms=now_ms, **state,
+        )
+        self.members[member.member_id] = member
+        if member.group_instance_id is not None:
+            self.static[member.group_instance_id] = member.member_id
+        return member
 
     def _supported_by_all(self, names: list[str], ignore: str = "") -> bool:
         others = [m for mid, m in self.members.items() if mid != ignore]
@@ -247,15 +253,7 @@ class Group:
         """A static member restarted: the new member id takes the old one's place and assignment."""
         old = self.members.pop(self.static[instance])
         effects = [Reply(t, self._fenced(instance)) for t in (old.join_token, old.sync_token) if t is not None]
-        protocols = [(p.name, p.metadata) for p in request.protocols]
-        member = Member(
-            member_id=new_member_id(request.client_id), group_instance_id=instance, client_id=request.client_id,
-            client_host=request.client_host, session_timeout_ms=request.session_timeout_ms,
-            rebalance_timeout_ms=request.rebalance_timeout_ms, protocol_type=request.protocol_type,
-            protocols=protocols, last_seen_ms=now_ms, assignment=old.assignment,
-        )
-        self.members[member.member_id] = member
-        self.static[instance] = member.member_id
+        member = self._add_member(request, now_ms, assignment=old.assignment)
         if self.leader == old.member_id:
             self.leader = member.member_id
         next_protocol = choose_protocol([[n for n, _ in m.protocols] for m in self.members.values()])

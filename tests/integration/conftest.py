@@ -83,6 +83,15 @@ def cluster(make_cluster) -> Supervisor:
     return make_cluster()
 
 
+def _whole_lines(path: str) -> list[list[str]]:
+    """A child's record file, split into words, without a last line it has not finished writing."""
+    try:
+        with open(path) as f:
+            return [line.split() for line in f if line.endswith("\n")]
+    except FileNotFoundError:
+        return []
+
+
 class AckedProducer:
     """An ``acks=all`` producer in a process of its own (``_acked_producer.py``) and what it acknowledged."""
 
@@ -91,11 +100,7 @@ class AckedProducer:
         self.out = out
 
     def lines(self) -> list[list[str]]:
-        try:
-            with open(self.out) as f:
-                return [line.split() for line in f if line.endswith("\n")]
-        except FileNotFoundError:
-            return []
+        return _whole_lines(self.out)
 
     @property
     def done(self) -> bool:
@@ -166,11 +171,7 @@ class GroupConsumerProcess:
         self.out = out
 
     def lines(self) -> list[list[str]]:
-        try:
-            with open(self.out) as f:
-                return [line.split() for line in f if line.endswith("\n")]
-        except FileNotFoundError:
-            return []
+        return _whole_lines(self.out)
 
     def assigned(self) -> set[tuple[str, int]]:
         """What it owns now, replaying its assign and revoke lines."""

@@ -169,7 +169,7 @@ class Consumer:
             if self._subscription and self._group is not None:
                 self._revoke(sorted(self.assignment()))
                 self._group.close(leave=True)
-                self._group = self._fresh_group(self._group)
+                self._group = self._group.renewed()
             self._subscription = []
             self._assign([])
 
@@ -274,14 +274,6 @@ class Consumer:
         return out
 
     # -- the group's rebalances ---------------------------------------------------------------------
-    def _fresh_group(self, old: GroupMember) -> GroupMember:
-        return GroupMember(
-            old.group_id, self._pool, self._metadata, session_timeout_ms=old.session_timeout_ms,
-            heartbeat_interval_ms=int(old.heartbeat_interval_s * 1000), max_poll_interval_ms=old.max_poll_interval_ms,
-            assignors=old.assignors, group_instance_id=old.group_instance_id, client_id=old.client_id,
-            request_timeout_ms=old.request_timeout_ms, retry_backoff_ms=old.backoff_s * 1000,
-        )
-
     def _revoke(self, partitions: list) -> None:
         if not partitions:
             return

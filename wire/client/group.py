@@ -99,6 +99,10 @@ class GroupMember:
     def __init__(self, group_id: str, pool, metadata, *, session_timeout_ms: int, heartbeat_interval_ms: int,
                  max_poll_interval_ms: int, assignors: list, group_instance_id: str | None, client_id: str,
                  request_timeout_ms: float, retry_backoff_ms: float):
+        self._settings = dict(
+            session_timeout_ms=session_timeout_ms, heartbeat_interval_ms=heartbeat_interval_ms,
+            max_poll_interval_ms=max_poll_interval_ms, assignors=assignors, group_instance_id=group_instance_id,
+            client_id=client_id, request_timeout_ms=request_timeout_ms, retry_backoff_ms=retry_backoff_ms)
         self.group_id = group_id
         self._pool = pool
         self._metadata = metadata
@@ -121,6 +125,10 @@ class GroupMember:
         self.last_poll = time.monotonic()
         self._closing = threading.Event()
         self._heartbeats: threading.Thread | None = None
+
+    def renewed(self) -> "GroupMember":
+        """A member with the same settings and no membership yet (after ``close``: a new subscription)."""
+        return GroupMember(self.group_id, self._pool, self._metadata, **self._settings)
 
     # -- talking to the coordinator ------------------------------------------------------------------
     def _find_coordinator(self, deadline: float) -> str:
