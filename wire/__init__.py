@@ -30,6 +30,8 @@ _LAZY = {
     "RecordMetadata": "wire.client.records",
     "ConsumerRecord": "wire.client.records",
     "ProducerRecord": "wire.client.records",
+    "OffsetAndMetadata": "wire.client.records",
+    "CommitFailed": "wire.client.group",
 }
 
 __all__ = ["errors", *_LAZY]

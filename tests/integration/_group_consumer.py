@@ -5,9 +5,10 @@ Run as a script, never collected (the leading underscore)::
     python _group_consumer.py BOOTSTRAP GROUP TOPICS OUT [--instance ID] [--strategy S] [--session-ms N]
 
 It subscribes to the comma-separated TOPICS, polls, and after each non-empty poll
-commits (process first, then commit). Each line of OUT, flushed at once, is one of:
-``assign T:P,...`` / ``revoke T:P,...`` (with monotonic seconds), ``rec TOPIC P OFFSET VALUE SECONDS``
-and ``committed``. SIGTERM closes the consumer cleanly (it leaves the group); a
+commits (process first, then commit), and commits again when partitions are revoked.
+Each line of OUT, flushed at once, is one of: ``assign T:P,...`` / ``revoke T:P,...``
+(with monotonic seconds), ``rec TOPIC P OFFSET VALUE SECONDS``, ``committed`` and
+``commit-failed ERROR`` (a commit refused while the group rebalanced). SIGTERM closes the consumer cleanly (it leaves the group); a
 SIGKILL is a crash. It exits on its own if its parent goes away, or after MAX_SECONDS.
 """
 
@@ -44,7 +45,7 @@ def main(argv: list[str]) -> int:
         os._exit(3)
 
     threading.Thread(target=watch, daemon=True).start()
-    from wire import Consumer
+    from wire import CommitFailed, Consumer
 
     out = open(args.out, "a", buffering=1)
 
@@ -58,17 +59,28 @@ def main(argv: list[str]) -> int:
                   session_timeout_ms=args.session_ms, heartbeat_interval_ms=max(100, args.session_ms // 10),
                   max_poll_interval_ms=30_000, group_instance_id=args.instance,
                   partition_assignment_strategy=args.strategy.split(",")) as consumer:
+        def commit() -> None:
+            try:
+                consumer.commit()
+            except CommitFailed as exc:  # rebalancing: the next poll() finishes it; a later commit covers these
+                note(f"commit-failed {type(exc).__name__}")
+                return
+            note("committed")
+
+        def revoked(ps) -> None:
+            commit()  # the last chance to commit what was processed from them
+            note(f"revoke {time.monotonic():.6f} {parts(ps)}")
+
         consumer.subscribe(args.topics.split(","),
                            on_assign=lambda ps: note(f"assign {time.monotonic():.6f} {parts(ps)}"),
-                           on_revoke=lambda ps: note(f"revoke {time.monotonic():.6f} {parts(ps)}"))
+                           on_revoke=revoked)
         while not stop.is_set():
             records = consumer.poll(timeout_ms=100)
             now = time.monotonic()
             for r in records:
                 note(f"rec {r.topic} {r.partition} {r.offset} {r.value.decode()} {now:.6f}")
             if records:
-                consumer.commit()
-                note("committed")
+                commit()
     out.close()
     return 0
 

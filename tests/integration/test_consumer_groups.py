@@ -173,8 +173,10 @@ def test_the_brokers_group_settings_bound_sessions_and_delay_a_starting_groups_f
         with Consumer(cluster.bootstrap, group_id=f"g{session}", session_timeout_ms=session,
                       heartbeat_interval_ms=500) as c:
             c.subscribe(["bounded"])
+            deadline = time.monotonic() + 30
             with pytest.raises(errors.InvalidSessionTimeout, match="outside"):
-                c.poll(timeout_ms=100)
+                while time.monotonic() < deadline:  # poll() keeps to its timeout while the group is found
+                    c.poll(timeout_ms=100)
     with Consumer(cluster.bootstrap, group_id="delayed", session_timeout_ms=4000, heartbeat_interval_ms=500) as c:
         c.subscribe(["bounded"])
         started = time.monotonic()
@@ -329,3 +331,116 @@ def test_zafka_groups_reset_offsets_plans_then_executes_and_delete_removes_an_em
     ok(zafka(data_dir, "groups", "delete", "rg"))
     assert "rg" not in ok(zafka(data_dir, "groups", "list"))
     assert "does not exist" in one_line_error(zafka(data_dir, "groups", "describe", "rg"))
+
+
+def _joined_consumer(cluster, group: str, topic: str, **config):
+    """A consumer of ``group`` that has its assignment (polled until it does)."""
+    import time
+
+    c = Consumer(cluster.bootstrap_servers, group_id=group, auto_offset_reset="earliest", enable_auto_commit=False,
+                 session_timeout_ms=6000, heartbeat_interval_ms=500, **config)
+    c.subscribe([topic])
+    deadline = time.monotonic() + 30
+    while not c.assignment():
+        assert time.monotonic() < deadline, "no assignment in 30 s"
+        c.poll(timeout_ms=100)
+    return c
+
+
+def test_commit_async_returns_at_once_and_its_callbacks_run_in_order_from_poll_commit_and_close(make_cluster):
+    import time
+
+    import pytest
+
+    from wire import OffsetAndMetadata, errors
+
+    cluster = make_cluster(brokers=1, config=GROUPS)
+    rc.create_topic(cluster.bootstrap, "later", partitions=1)
+    tp = TopicPartition("later", 0)
+    committed_seen = []
+
+    class Interceptor:
+        def on_commit(self, offsets):
+            committed_seen.append(dict(offsets))
+
+    done: list = []
+
+    def callback(offsets, exc):
+        done.append(({t: o.offset for t, o in offsets.items()}, exc))
+
+    c = _joined_consumer(cluster, "later", "later", interceptors=[Interceptor()])
+    try:
+        c.commit_async({tp: 5}, callback)
+        c.commit_async({tp: OffsetAndMetadata(7, "batch 7")}, callback)
+        c.commit_async({tp: OffsetAndMetadata(8, "x" * 5000)}, callback)  # over offset.metadata.max.bytes
+        assert done == []  # nothing waited for a reply: the callbacks come from a later poll
+        deadline = time.monotonic() + 30
+        while len(done) < 3:
+            assert time.monotonic() < deadline, f"callbacks so far: {done}"
+            c.poll(timeout_ms=100)
+        assert [d[0] for d in done] == [{tp: 5}, {tp: 7}, {tp: 8}]  # in the order they were made
+        assert done[0][1] is None and done[1][1] is None
+        assert isinstance(done[2][1], errors.OffsetMetadataTooLarge)  # typed, and nothing was stored
+        assert c.committed(tp, metadata=True) == OffsetAndMetadata(7, "batch 7") and c.committed(tp) == 7
+        assert committed_seen[-1] == {tp: OffsetAndMetadata(7, "batch 7")}  # on_commit heard only what was stored
+        # commit() finishes the async commits before its own, so the later one wins
+        c.commit_async({tp: 9}, callback)
+        c.commit({tp: 10})
+        assert done[-1] == ({tp: 9}, None) and c.committed(tp) == 10
+        with pytest.raises(ValueError):
+            c.commit({tp: -1})  # refused before anything is sent
+        assert c.committed(tp) == 10
+        c.commit_async({tp: 11}, callback)
+    finally:
+        c.close()  # finishes the last async commit and calls its callback
+    assert done[-1] == ({tp: 11}, None)
+    with Consumer(cluster.bootstrap_servers, group_id="later") as reader:
+        assert reader.committed(tp) == 11
+
+
+def test_poll_keeps_to_its_timeout_while_the_coordinator_holds_a_rebalance(make_cluster):
+    import time
+
+    cluster = make_cluster(brokers=1, config=GROUPS)
+    rc.create_topic(cluster.bootstrap, "held", partitions=2)
+    _produce(cluster, "held", range(20), 2)
+    # the first member stops polling but goes on heartbeating: the coordinator holds the next
+    # rebalance for it until its max_poll_interval_ms (its rebalance timeout) runs out
+    first = _joined_consumer(cluster, "held", "held", max_poll_interval_ms=8000)
+    second = None
+    try:
+        second = Consumer(cluster.bootstrap_servers, group_id="held", auto_offset_reset="earliest",
+                          enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=500)
+        second.subscribe(["held"])
+        rounds = []
+        while not second.assignment():
+            started = time.monotonic()
+            second.poll(timeout_ms=100)
+            rounds.append(time.monotonic() - started)
+            assert len(rounds) < 1000, "no assignment after 1000 polls"
+        # the join was held for seconds, and not one poll blocked for it
+        assert sum(rounds) > 2.0 and max(rounds) < 2.0, (sum(rounds), max(rounds))
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+
+
+def test_a_subscribed_topic_the_metadata_did_not_show_at_the_rebalance_is_assigned_once_it_appears(make_cluster):
+    import time
+
+    cluster = make_cluster(brokers=1, config=GROUPS)
+    rc.create_topic(cluster.bootstrap, "other", partitions=1)
+    with Consumer(cluster.bootstrap_servers, group_id="early", auto_offset_reset="earliest",
+                  allow_auto_create_topics=False, session_timeout_ms=6000, heartbeat_interval_ms=500) as c:
+        c.subscribe(["not-yet"])  # metadata_max_age_ms stays at its 5 minutes
+        deadline = time.monotonic() + 30
+        while c._group.needs_join:  # the group formed, with nothing to assign
+            assert time.monotonic() < deadline, "the first rebalance did not complete"
+            c.poll(timeout_ms=100)
+        assert c.assignment() == set()
+        rc.create_topic(cluster.bootstrap, "not-yet", partitions=2)
+        _produce(cluster, "not-yet", range(4), 2)
+        got = _poll_until(c, lambda rs: len(rs) >= 4, "the new topic's records", timeout=30)
+        assert {r.partition for r in got} == {0, 1}
+        assert c.assignment() == {TopicPartition("not-yet", 0), TopicPartition("not-yet", 1)}

@@ -159,3 +159,25 @@ def test_a_lost_connection_backs_off_and_asks_for_metadata():
     assert f.next_wakeup(10.0) is not None
     f.send_requests(f.states[TP].retry_at)
     assert len(pool.sent) == 2
+
+
+def test_a_partition_awaiting_its_committed_offset_is_neither_reset_nor_fetched_until_it_is_known():
+    f, pool = fetcher(reset="latest")
+    state = f.states[TP]
+    f.await_committed(state)
+    f.send_requests(0.0)
+    assert pool.sent == []  # resetting to 'latest' now would skip what the group has not processed yet
+    f.seek(state, 42)  # the committed offset arrived (or the user seeked)
+    f.send_requests(0.0)
+    (_, request, _), = pool.sent
+    assert isinstance(request, Fetch) and request.offset == 42 and not state.awaiting_committed
+
+
+def test_seek_to_beginning_while_the_committed_offset_is_awaited_wins_over_it():
+    f, pool = fetcher(reset="latest")
+    state = f.states[TP]
+    f.await_committed(state)
+    f.request_reset(state, EARLIEST)  # seek_to_beginning() in on_assign
+    f.send_requests(0.0)
+    (_, request, _), = pool.sent
+    assert isinstance(request, ListOffsets) and request.timestamp == EARLIEST

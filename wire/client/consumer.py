@@ -27,13 +27,14 @@ from wire.client.group import CommitFailed, GroupMember
 from wire.client.fetcher import RESETS, AssignedPartition, Fetcher
 from wire.client.interceptors import InterceptorChain
 from wire.client.metadata import DEFAULT_BOOTSTRAP, ClusterMetadata
-from wire.client.records import TopicPartition
+from wire.client.records import OffsetAndMetadata, TopicPartition
 from wire.connections import ConnectionPool, Waker
 from wire.errors import RequestTimedOut, UnknownTopicOrPartition, ZafkaError
 from wire.fetch import EARLIEST, LATEST
 
 log = logging.getLogger(__name__)
 errors_for_close = (ZafkaError,)
+UNKNOWN_TOPIC_RECHECK_S = 0.5
 
 
 def _as_tp(tp) -> TopicPartition:
@@ -46,6 +47,12 @@ def _as_tp(tp) -> TopicPartition:
     if not isinstance(topic, str) or not isinstance(partition, int) or partition < 0:
         raise TypeError(f"expected TopicPartition(topic: str, partition: int >= 0), got {tp!r}")
     return TopicPartition(topic, partition)
+
+
+class _CommitToken:
+    """One ``commit_async`` call: its reply's context, and its place in the callbacks' order."""
+
+    __slots__ = ()
 
 
 class Consumer:
@@ -131,11 +138,14 @@ class Consumer:
         self._subscription: list[str] = []
         self._listeners = (None, None, None)  # on_assign, on_revoke, on_lost
         self._pattern = None
-        self._partition_counts: dict[str, int] = {}
+        self._partition_counts: dict[str, int] | None = None  # what the last topic check saw
         self.metadata_max_age_s = metadata_max_age_ms / 1000
         self._next_topic_check = 0.0
         self.auto_commit_interval_s = auto_commit_interval_ms / 1000
         self._next_auto_commit = 0.0
+        self._async_commits: dict = {}  # token -> (offsets, callback), in the order made
+        self._commits_done: deque = deque()  # (token, error or None) answered, callback not called yet
+        self._committed_retry_at = 0.0
         if group_id is not None:
             self._group = GroupMember(
                 group_id, self._pool, self._metadata, session_timeout_ms=int(session_timeout_ms),
@@ -200,10 +210,10 @@ class Consumer:
                 self._assign([])  # leaving manual assignment behind
             self._pattern = compiled
             self._subscription = sorted(set(names))
-            self._partition_counts = {}
+            self._partition_counts = None
             self._next_topic_check = 0.0
             self._listeners = (on_assign, on_revoke, on_lost)
-            self._group.needs_join = True
+            self._group.request_rejoin()
 
     def subscription(self) -> set[str]:
         return set(self._subscription)
@@ -221,13 +231,17 @@ class Consumer:
                              if not t.error and not t.name.startswith("__") and self._pattern.fullmatch(t.name))
             if matched != self._subscription:
                 self._subscription = matched
-                self._group.needs_join = True
+                self._group.request_rejoin()
         elif self._subscription:
             self._metadata.refresh(self._subscription)
         counts = {t: len(p) for t in self._subscription if (p := self._metadata.partitions(t)) is not None}
-        if self._partition_counts and counts != self._partition_counts:
-            self._group.needs_join = True
+        if self._partition_counts is not None and counts != self._partition_counts:
+            self._group.request_rejoin()
         self._partition_counts = counts
+        if len(counts) < len(self._subscription):
+            # a subscribed topic the metadata does not show yet (just created, or a lagging broker):
+            # the group was assigned without it, so look again soon rather than in metadata_max_age_ms
+            self._next_topic_check = now + min(self.metadata_max_age_s, UNKNOWN_TOPIC_RECHECK_S)
 
     def _need_group(self, what: str) -> GroupMember:
         if self._group is None:
@@ -235,31 +249,97 @@ class Consumer:
         return self._group
 
     def commit(self, offsets=None) -> None:
-        """Commit ``offsets`` ({TopicPartition: next offset to read}), or the positions of what poll()
-        returned; raises ``CommitFailed`` if the group rebalanced meanwhile."""
+        """Commit ``offsets`` ({TopicPartition: next offset to read, or OffsetAndMetadata}), or the
+        positions of what poll() returned; returns once ``__consumer_offsets`` has replicated them.
+        Raises ``CommitFailed`` if the group rebalanced meanwhile. Earlier ``commit_async`` calls
+        are finished (and their callbacks called) first, so commits land in the order made."""
         group = self._need_group("commit()")
         with self._use():
-            wanted = self._positions() if offsets is None else {_as_tp(tp): int(o) for tp, o in offsets.items()}
+            deadline = time.monotonic() + self.request_timeout_ms / 1000
+            self._finish_async_commits(deadline)
+            wanted = self._commit_offsets(offsets)
             if wanted:
-                group.commit(wanted, time.monotonic() + self.request_timeout_ms / 1000)
+                group.commit(wanted, deadline)
+                self._interceptors.on_commit(wanted)
 
     def commit_async(self, offsets=None, callback=None) -> None:
-        """As ``commit``, with ``callback(offsets, exception)`` called when it is done (here: before returning)."""
-        try:
-            self.commit(offsets)
-        except Exception as exc:  # noqa: BLE001 - handed to the callback, as Kafka's commitAsync does
-            if callback is not None:
-                callback(offsets, exc)
-            return
-        if callback is not None:
-            callback(offsets, None)
+        """As ``commit``, without waiting: ``callback(offsets, exception)`` (exception None on success)
+        is called from a later ``poll``, ``commit`` or ``close``, in the order the commits were made.
 
-    def committed(self, partition) -> int | None:
-        """The group's committed offset of ``partition`` (None when nothing was committed)."""
+        As in Kafka a failed async commit is not retried (a later commit supersedes it);
+        a retriable failure comes to the callback as its typed, retriable error."""
+        group = self._need_group("commit_async()")
+        with self._use():
+            wanted = self._commit_offsets(offsets)
+            token = _CommitToken()
+            self._async_commits[token] = (wanted, callback)
+            if not wanted:
+                self._commits_done.append((token, None))
+                return
+            try:
+                group.send_commit(wanted, self.request_timeout_ms, token)
+            except ZafkaError as exc:
+                self._commits_done.append((token, group.commit_error(exc)))
+
+    def _commit_offsets(self, offsets) -> dict[TopicPartition, OffsetAndMetadata]:
+        if offsets is None:
+            return {tp: OffsetAndMetadata(o) for tp, o in self._positions().items()}
+        if not isinstance(offsets, dict):
+            raise TypeError(f"commit offsets are {{TopicPartition: offset or OffsetAndMetadata}}, got {offsets!r}")
+        out = {}
+        for tp, o in offsets.items():
+            if isinstance(o, OffsetAndMetadata):
+                offset, metadata = o
+            else:
+                offset, metadata = o, ""
+            if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0 or not isinstance(metadata, str):
+                raise ValueError(f"a commit needs an offset (int >= 0) and str metadata, got {o!r} for {tp!r}")
+            out[_as_tp(tp)] = OffsetAndMetadata(offset, metadata)
+        return out
+
+    def _on_commit_reply(self, event) -> None:
+        token = event.context[0]
+        if token in self._async_commits:
+            self._commits_done.append((token, self._group.commit_outcome(event)))
+
+    def _run_commit_callbacks(self) -> None:
+        """Callbacks of finished async commits, oldest first; one still in flight holds back newer ones."""
+        done = dict(self._commits_done)
+        self._commits_done.clear()
+        while self._async_commits:
+            token = next(iter(self._async_commits))
+            if token not in done:
+                break
+            offsets, callback = self._async_commits.pop(token)
+            error = done.pop(token)
+            if error is None and offsets:
+                self._interceptors.on_commit(offsets)
+            if callback is not None:
+                try:
+                    callback(offsets, error)
+                except Exception:  # noqa: BLE001 - a user's callback must not break the consumer
+                    log.exception("commit_async callback %r failed", callback)
+        self._commits_done.extend(done.items())
+
+    def _finish_async_commits(self, deadline: float) -> None:
+        """Wait (until ``deadline``) for the async commits in flight, then call their callbacks."""
+        while len(self._commits_done) < len(self._async_commits) and time.monotonic() < deadline:
+            self._wait(deadline - time.monotonic())
+        for token in list(self._async_commits):
+            if token not in dict(self._commits_done):
+                self._commits_done.append((token, RequestTimedOut("the async commit was not answered in time")))
+        self._run_commit_callbacks()
+
+    def committed(self, partition, metadata: bool = False):
+        """The group's committed offset of ``partition`` (None when nothing was committed);
+        with ``metadata=True`` an ``OffsetAndMetadata``, note included."""
         group = self._need_group("committed()")
         tp = _as_tp(partition)
         with self._use():
-            return group.committed([tp], time.monotonic() + self.request_timeout_ms / 1000).get(tp)
+            found = group.committed([tp], time.monotonic() + self.request_timeout_ms / 1000).get(tp)
+            if found is None or metadata:
+                return found
+            return found.offset
 
     def _positions(self) -> dict[TopicPartition, int]:
         """Where each assigned partition's next returned record is: what poll() has handed out so far."""
@@ -285,17 +365,45 @@ class Consumer:
 
     def _on_assigned(self, partitions: list) -> None:
         group = self._group
-        kept = [tp for tp in self._fetcher.states if tp in set(group.assignment)]
-        self._fetcher.assign(sorted(set(kept) | set(partitions)))
-        committed = group.committed(list(partitions), time.monotonic() + self.request_timeout_ms / 1000)
+        new = set(partitions)
+        kept = [tp for tp in self._fetcher.states if tp in set(group.assignment) and tp not in new]
+        self._fetcher.assign(sorted(set(kept) | new))
         for tp in partitions:
-            offset = committed.get(tp)
-            if offset is not None:
-                self._fetcher.seek(self._fetcher.states[tp], offset)
+            self._fetcher.await_committed(self._fetcher.states[tp])
+        self._committed_retry_at = 0.0
+        self._fill_committed()
         self._metadata.request_update()
         on_assign = self._listeners[0]
         if on_assign is not None:
-            on_assign(list(partitions))
+            on_assign(list(partitions))  # a seek() here wins over the committed offset
+
+    def _fill_committed(self) -> None:
+        """Positions of newly assigned partitions from the group's committed offsets.
+
+        A partition waits (neither fetched nor reset by ``auto_offset_reset``) until its
+        committed offset is known: starting it from the reset policy instead would skip
+        or repeat records. A coordinator that cannot answer now is asked again later.
+        """
+        waiting = [tp for tp, s in self._fetcher.states.items() if s.awaiting_committed]
+        now = time.monotonic()
+        if not waiting or now < self._committed_retry_at:
+            return
+        try:
+            found = self._group.committed(waiting, now + min(self.request_timeout_ms / 1000, 5.0))
+        except ZafkaError as exc:
+            if not exc.retriable:
+                raise
+            self._committed_retry_at = time.monotonic() + self._fetcher.backoff_min
+            log.warning("group %s: committed offsets not read yet (%s); trying again", self.group_id, exc)
+            return
+        for tp in waiting:
+            state = self._fetcher.states.get(tp)
+            if state is None or not state.awaiting_committed:
+                continue  # unassigned or seeked meanwhile
+            state.awaiting_committed = False
+            committed = found.get(tp)
+            if committed is not None:
+                self._fetcher.seek(state, committed.offset)
 
     def _ensure_group(self) -> None:
         group = self._group
@@ -303,6 +411,7 @@ class Consumer:
             return
         group.last_poll = time.monotonic()
         self._check_topics()
+        self._fill_committed()
         if not group.needs_join or not self._subscription:
             return
 
@@ -326,7 +435,7 @@ class Consumer:
                 on_lost(list(partitions))  # no commit: another member may own them already
             drop(partitions)
 
-        group.ensure_active(self._subscription, partitions_of, revoke, self._on_assigned, lose)
+        group.step(self._subscription, partitions_of, revoke, self._on_assigned, lose)
 
     def _auto_commit(self, force: bool = False) -> None:
         if self._group is None or not self.enable_auto_commit or not self._subscription:
@@ -335,12 +444,13 @@ class Consumer:
         if not force and now < self._next_auto_commit:
             return
         self._next_auto_commit = now + self.auto_commit_interval_s
-        positions = self._positions()
+        positions = self._commit_offsets(None)
         if positions:
             try:
                 self._group.commit(positions, now + self.request_timeout_ms / 1000)
             except CommitFailed:
-                pass  # rebalanced: the next poll rejoins; the records are redelivered to their owner
+                return  # rebalanced: the next poll rejoins; the records are redelivered to their owner
+            self._interceptors.on_commit(positions)
 
     # -- positions -------------------------------------------------------------------------------
     def _state(self, tp) -> AssignedPartition:
@@ -385,6 +495,8 @@ class Consumer:
         with self._use():
             state = self._state(partition)
             while state.position is None:
+                if state.awaiting_committed:
+                    self._fill_committed()
                 self._fetcher.refresh_metadata()
                 self._fetcher.send_requests(time.monotonic())  # starts the ListOffsets lookup
                 if state.error is not None:
@@ -462,6 +574,8 @@ class Consumer:
             while True:
                 self._ensure_group()
                 self._step(0)
+                if self._commits_done:
+                    self._run_commit_callbacks()
                 records = fetcher.collect(max_records)
                 if records:
                     fetcher.send_requests(time.monotonic())  # prefetch while the caller works
@@ -486,17 +600,31 @@ class Consumer:
         if wait_s > 0:
             self._wait(wait_s)
         else:
-            fetcher.handle(self._pool.poll(0))
+            self._handle(self._pool.poll(0))
 
     def _wait(self, wait_s: float) -> None:
         """Block until a reply, a backoff's end, due metadata or ``close`` — at most ``wait_s``."""
         now = time.monotonic()
         wake = self._fetcher.next_wakeup(now)
+        retry = self._group.next_wakeup() if self._group is not None else None
+        if retry is not None:
+            wake = retry if wake is None else min(wake, retry)
         if wake is not None:
             wait_s = min(wait_s, max(wake - now, 0.0))
-        self._fetcher.handle(self._pool.poll(wait_s * 1000))
+        self._handle(self._pool.poll(wait_s * 1000))
         self._fetcher.refresh_metadata()
         self._fetcher.send_requests(time.monotonic())
+
+    def _handle(self, events: list) -> None:
+        """Replies to async commits to their callbacks' queue, the rest to the fetcher."""
+        fetches = []
+        for event in events:
+            context = event.context
+            if type(context) is tuple and type(context[0]) is _CommitToken:
+                self._on_commit_reply(event)
+            elif self._group is None or not self._group.take(event):
+                fetches.append(event)
+        self._fetcher.handle(fetches)
 
     # -- iteration -----------------------------------------------------------------------------------
     def __iter__(self):
@@ -531,7 +659,8 @@ class Consumer:
         if self._closed:
             return
         if self._group is not None and self._lock.acquire(timeout=timeout):
-            try:  # commit what was consumed and leave, so the partitions move at once
+            try:  # finish the async commits, commit what was consumed and leave, so the partitions move at once
+                self._finish_async_commits(time.monotonic() + min(timeout, self.request_timeout_ms / 1000))
                 if self._subscription:
                     try:
                         self._auto_commit(force=True)

@@ -50,7 +50,7 @@ class AssignedPartition:
     __slots__ = (
         "tp", "position", "fetch_offset", "fetching", "payload", "records", "index", "records_end",
         "reset_to", "resetting", "epoch", "high_watermark", "log_start_offset", "retry_at", "error",
-        "backoff",
+        "backoff", "awaiting_committed",
     )
 
     def __init__(self, tp: TopicPartition):
@@ -70,6 +70,7 @@ class AssignedPartition:
         self.retry_at = 0.0
         self.error: ZafkaError | None = None
         self.backoff = 0.0
+        self.awaiting_committed = False  # a group's new partition: its position is the committed offset
 
     def has_records(self) -> bool:
         return self.index < len(self.records) or self.payload is not None
@@ -130,17 +131,27 @@ class Fetcher:
         self._drop_buffers(state)
         state.position = state.fetch_offset = offset
         state.reset_to = None
+        state.awaiting_committed = False
 
     def request_reset(self, state: AssignedPartition, timestamp: int) -> None:
         self._drop_buffers(state)
         state.position = state.fetch_offset = None
         state.reset_to = timestamp
+        state.awaiting_committed = False
+
+    def await_committed(self, state: AssignedPartition) -> None:
+        """Hold the partition (no fetch, no reset) until the group's committed offset is looked up."""
+        self._drop_buffers(state)
+        state.position = state.fetch_offset = None
+        state.reset_to = None
+        state.awaiting_committed = True
 
     # -- requests -----------------------------------------------------------------------------------
     def send_requests(self, now: float) -> None:
         need_metadata = False
         for state in self.states.values():
-            if state.retry_at > now or state.fetching is not None or state.resetting is not None:
+            if state.retry_at > now or state.fetching is not None or state.resetting is not None \
+                    or state.awaiting_committed:
                 continue
             if state.position is None and state.reset_to is None:
                 if self.reset_policy is None:

@@ -4,6 +4,9 @@ The consumer's thread drives the rebalance from ``poll`` (as Kafka's does): find
 the coordinator, JoinGroup (held by the coordinator until the rebalance
 completes), and — when this member is the leader — run the group's assignor over
 every member's subscription; then SyncGroup hands each member its partitions.
+These go out one at a time on the consumer's connection pool and their replies are
+taken up by later ``poll`` rounds, so ``poll`` keeps to its timeout while the
+coordinator holds a join, and the partitions a member keeps go on being fetched.
 Subscriptions and assignments are this module's msgpack encoding (Kafka's
 ConsumerProtocol carries the same fields: topics, owned partitions, generation).
 
@@ -32,7 +35,8 @@ import msgspec
 
 from wire import errors
 from wire.client import assignors as strategies
-from wire.client.records import TopicPartition
+from wire.client.records import OffsetAndMetadata, TopicPartition
+from wire.connections import Failure
 from wire.groups import (
     CommitOffset,
     FindCoordinator,
@@ -60,6 +64,13 @@ class CommitFailed(errors.ZafkaError):
     """The group rebalanced before the commit: another member may own the partitions now."""
 
     hint = "the records since the last commit may be processed again by their new owner; poll() rejoins"
+
+
+class RebalanceInProgressCommit(CommitFailed):
+    """The commit came while this member was rejoining (Kafka's RebalanceInProgressException)."""
+
+    hint = "poll() finishes the rebalance; then commit again what is still assigned"
+    retriable = True
 
 
 class _Subscription(msgspec.Struct, array_like=True):
@@ -125,6 +136,17 @@ class GroupMember:
         self.last_poll = time.monotonic()
         self._closing = threading.Event()
         self._heartbeats: threading.Thread | None = None
+        # the rebalance in progress (consumer thread only): one request in flight at a time
+        self._token = object()  # marks this member's replies among the pool's events
+        self._in_flight: int | None = None  # number of the FindCoordinator, JoinGroup or SyncGroup out
+        self._sent = 0
+        self._corr: int | None = None  # its correlation id, to cancel it on close
+        self._inbox: list = []
+        self._retry_at = 0.0
+        self._find_turn = -1
+        self._owned_hint: list[TopicPartition] = []  # eagerly revoked, still named in the next join
+        self._next_complaint = 0.0
+        self._rejoin_after = False  # the subscription changed while a join was in flight
 
     def renewed(self) -> "GroupMember":
         """A member with the same settings and no membership yet (after ``close``: a new subscription)."""
@@ -132,12 +154,21 @@ class GroupMember:
 
     # -- talking to the coordinator ------------------------------------------------------------------
     def _find_coordinator(self, deadline: float) -> str:
-        last: Exception | None = None
+        """Ask the brokers in turn until one names the coordinator, within the caller's whole deadline.
+
+        Retriable answers (``__consumer_offsets`` being created, its leader moving, a
+        broker down) are retried with the backoff; giving up names what each broker said.
+        """
+        started = time.monotonic()
+        answers: dict[str, str] = {}
         while True:
             for endpoint in self._metadata.endpoints():
+                left_ms = (deadline - time.monotonic()) * 1000
+                if left_ms <= 0:
+                    break
                 try:
                     response, _ = self._pool.call(endpoint, FindCoordinator(key=self.group_id),
-                                                  timeout_ms=min(self.request_timeout_ms, 5000))
+                                                  timeout_ms=min(self.request_timeout_ms, 5000, left_ms))
                     if response.error:
                         raise errors.error_for(response.error, response.message)
                     with self._lock:
@@ -146,9 +177,12 @@ class GroupMember:
                 except errors.ZafkaError as exc:
                     if not exc.retriable:
                         raise
-                    last = exc
+                    answers[endpoint] = f"{type(exc).__name__}: {exc}"
             if time.monotonic() + self.backoff_s >= deadline:
-                raise errors.CoordinatorNotAvailable(f"no coordinator for group {self.group_id} found: {last}")
+                said = "; ".join(f"{ep}: {answer}" for ep, answer in sorted(answers.items())) or "no broker asked"
+                raise errors.CoordinatorNotAvailable(
+                    f"no coordinator for group {self.group_id!r} found in {time.monotonic() - started:.1f} s "
+                    f"(the brokers said: {said})")
             time.sleep(self.backoff_s)  # retry backoff while __consumer_offsets is created or moves
 
     def _call(self, request, deadline: float, timeout_ms: float | None = None):
@@ -171,88 +205,167 @@ class GroupMember:
             request.corr = 0
 
     # -- joining -----------------------------------------------------------------------------------------
-    def ensure_active(self, topics: Sequence[str], partitions_of: Callable[[str], int | None],
-                      on_revoke: Callable[[list], None], on_assign: Callable[[list], None],
-                      on_lost: Callable[[list], None] | None = None) -> bool:
-        """Rejoin while the group asks for it; True when the assignment changed.
+    def step(self, topics: Sequence[str], partitions_of: Callable[[str], int | None],
+             on_revoke: Callable[[list], None], on_assign: Callable[[list], None],
+             on_lost: Callable[[list], None] | None = None) -> bool:
+        """Advance the rebalance as far as the replies that came allow, without waiting for one.
+
+        Called from every ``poll`` round (Kafka's ``poll`` is bounded by its timeout
+        during a rebalance too): a JoinGroup held by the coordinator stays in flight
+        across polls, and meanwhile the partitions this member keeps go on being
+        fetched. True when the assignment changed. Errors no retry can mend (a fenced
+        static member, a refused session timeout) are raised.
 
         Partitions of a membership the group already dropped are *lost*, not revoked
         (Kafka's onPartitionsLost): someone else may own them now, so nothing is
         committed for them.
         """
-        self.last_poll = time.monotonic()
+        now = time.monotonic()
+        self.last_poll = now
         changed = False
-        while self.needs_join and not self._closing.is_set():
-            if self.lost and self.assignment:
-                (on_lost or on_revoke)(list(self.assignment))
-                self.assignment = []
-            self.lost = False
-            old = list(self.assignment)
-            if self.protocol == strategies.EAGER and old:
-                on_revoke(old)  # eager: give everything up before the rebalance
-                self.assignment = []
-            new = self._rebalance(topics, partitions_of, owned=old)
-            if new is None:
-                continue
-            if self.protocol == strategies.COOPERATIVE:
-                revoked = [tp for tp in old if tp not in new]
-                added = [tp for tp in new if tp not in old]
-                if revoked:
-                    on_revoke(revoked)
-                    self.needs_join = True  # KIP-429: the follow-up rebalance hands them to their new owner
-                self.assignment = new
-                if added:
-                    on_assign(added)
-            else:
-                self.assignment = new
-                on_assign(new)
-            changed = True
+        inbox, self._inbox = self._inbox, []
+        for event in inbox:
+            changed |= self._on_reply(event, partitions_of, on_revoke, on_assign)
+        if self.needs_join and self._in_flight is None and not self._closing.is_set() and now >= self._retry_at:
+            self._start_join(topics, on_revoke, on_lost or on_revoke)
         if changed:
             self._start_heartbeats()
         return changed
 
-    def _rebalance(self, topics: Sequence[str], partitions_of, owned: list) -> list[TopicPartition] | None:
-        """One join and sync; the new assignment, or None to try again. ``owned`` (what this member
-        held) lets sticky strategies keep partitions where they are, eager or not."""
-        deadline = time.monotonic() + (self.max_poll_interval_ms + self.request_timeout_ms) / 1000
-        with self._lock:
-            member_id, generation = self.member_id, self.generation
-        join = JoinGroup(
-            group_id=self.group_id, session_timeout_ms=self.session_timeout_ms,
-            rebalance_timeout_ms=self.max_poll_interval_ms, member_id=member_id,
-            group_instance_id=self.group_instance_id, client_id=self.client_id,
-            protocols=[GroupProtocol(a.name, encode_subscription(topics, owned, generation)) for a in self.assignors],
-        )
-        joined = self._rebalance_call(join, deadline)
-        if joined is None:
-            return None
-        assignments = []
-        if joined.leader == joined.member_id:
-            assignments = self._assign(joined, partitions_of)
-        with self._lock:
-            self.member_id, self.generation = joined.member_id, joined.generation_id
-        sync = SyncGroup(group_id=self.group_id, generation_id=joined.generation_id, member_id=joined.member_id,
-                         group_instance_id=self.group_instance_id, assignments=assignments)
-        synced = self._rebalance_call(sync, deadline)
-        if synced is None:
-            return None
-        with self._lock:
-            self.needs_join = False
-        assigned = decode_assignment(synced.assignment)
-        log.info("group %s generation %d: assigned %s", self.group_id, joined.generation_id, assigned)
-        return assigned
+    def take(self, event) -> bool:
+        """Keep a reply to this member's request for the next ``step``; False if it is not one."""
+        context = event.context
+        if type(context) is not tuple or context[0] is not self._token:
+            return False
+        if self._in_flight is not None and context[1] == self._in_flight:
+            self._inbox.append(event)
+        return True  # a reply to a request given up on is dropped
 
-    def _rebalance_call(self, request, deadline: float):
-        """A JoinGroup or SyncGroup; None when the rebalance must start over (this member unknown
-        now: its partitions are lost; or the group moved on to another generation)."""
+    def request_rejoin(self) -> None:
+        """The subscription changed: join again (after the rebalance in flight, if one is)."""
+        with self._lock:
+            if self._in_flight is not None:
+                self._rejoin_after = True
+            self.needs_join = True
+
+    def next_wakeup(self) -> float | None:
+        """When a retry is due with nothing in flight (the poll's wait ends then)."""
+        if self.needs_join and self._in_flight is None and self._retry_at > time.monotonic():
+            return self._retry_at
+        return None
+
+    def _send(self, kind: str, endpoint: str, request, timeout_ms: float) -> None:
+        self._sent += 1
+        self._corr = self._pool.send(endpoint, request, timeout_ms=timeout_ms,
+                                     context=(self._token, self._sent, kind, endpoint))
+        self._in_flight = self._sent
+
+    def _start_join(self, topics: Sequence[str], on_revoke, on_lost) -> None:
+        if self.lost and self.assignment:
+            on_lost(list(self.assignment))
+            self.assignment = []
+            self._owned_hint = []
+        self.lost = False
+        if self.protocol == strategies.EAGER and self.assignment:
+            self._owned_hint = list(self.assignment)  # sticky strategies still hear what it held
+            on_revoke(list(self.assignment))  # eager: give everything up before the rebalance
+            self.assignment = []
+        endpoint = self.coordinator
         try:
-            return self._call(request, deadline)
-        except errors.UnknownMemberId:
+            if endpoint is None:
+                endpoints = self._metadata.endpoints()
+                self._find_turn += 1
+                self._send("find", endpoints[self._find_turn % len(endpoints)], FindCoordinator(key=self.group_id),
+                           min(self.request_timeout_ms, 5000))
+                return
             with self._lock:
-                self.member_id, self.generation, self.lost = "", -1, True
-            return None
-        except (errors.RebalanceInProgress, errors.IllegalGeneration):
-            return None
+                member_id, generation = self.member_id, self.generation
+            owned = self.assignment or self._owned_hint
+            join = JoinGroup(
+                group_id=self.group_id, session_timeout_ms=self.session_timeout_ms,
+                rebalance_timeout_ms=self.max_poll_interval_ms, member_id=member_id,
+                group_instance_id=self.group_instance_id, client_id=self.client_id,
+                protocols=[GroupProtocol(a.name, encode_subscription(topics, owned, generation))
+                           for a in self.assignors],
+            )
+            # held by the coordinator until every member rejoined (at most the rebalance timeout)
+            self._send("join", endpoint, join, max(self.request_timeout_ms, self.max_poll_interval_ms + 5000))
+        except errors.ZafkaError as exc:  # the endpoint's queue is full, or no broker known yet
+            self._retry_later(exc, endpoint)
+
+    def _retry_later(self, exc: Exception, endpoint: str | None) -> None:
+        self._in_flight = None
+        self._retry_at = time.monotonic() + self.backoff_s
+        with self._lock:
+            if endpoint is not None and self.coordinator == endpoint:
+                self.coordinator = None  # find it again
+        now = time.monotonic()
+        if now >= self._next_complaint:
+            self._next_complaint = now + 10
+            log.warning("group %s: %s; retrying", self.group_id, exc)
+        else:
+            log.debug("group %s: %s; retrying", self.group_id, exc)
+
+    def _on_reply(self, event, partitions_of, on_revoke, on_assign) -> bool:
+        _, _, kind, endpoint = event.context
+        self._in_flight = None
+        error = event.error if isinstance(event, Failure) else (
+            errors.error_for(event.response.error, event.response.message) if event.response.error else None)
+        if error is not None:
+            if isinstance(error, errors.UnknownMemberId):
+                with self._lock:  # the group forgot this member: its partitions are lost; join afresh
+                    self.member_id, self.generation, self.lost = "", -1, True
+            elif isinstance(error, (errors.RebalanceInProgress, errors.IllegalGeneration)):
+                pass  # the group moved on to another generation: join it
+            elif isinstance(error, errors.FencedInstanceId):
+                with self._lock:
+                    self.lost = True
+                raise error
+            elif error.retriable or isinstance(error, COORDINATOR_ERRORS):
+                self._retry_later(error, endpoint if kind != "find" else None)
+            else:
+                raise error
+            return False
+        response = event.response
+        if kind == "find":
+            with self._lock:
+                self.coordinator = response.endpoint
+            return False
+        if kind == "join":
+            assignments = self._assign(response, partitions_of) if response.leader == response.member_id else []
+            with self._lock:
+                self.member_id, self.generation = response.member_id, response.generation_id
+            sync = SyncGroup(group_id=self.group_id, generation_id=response.generation_id,
+                             member_id=response.member_id, group_instance_id=self.group_instance_id,
+                             assignments=assignments)
+            try:
+                self._send("sync", endpoint, sync, max(self.request_timeout_ms, self.max_poll_interval_ms + 5000))
+            except errors.ZafkaError as exc:
+                self._retry_later(exc, endpoint)
+            return False
+        with self._lock:
+            self.needs_join, self._rejoin_after = self._rejoin_after, False
+            generation = self.generation
+        new = decode_assignment(response.assignment)
+        log.info("group %s generation %d: assigned %s", self.group_id, generation, new)
+        self._apply(new, on_revoke, on_assign)
+        return True
+
+    def _apply(self, new: list[TopicPartition], on_revoke, on_assign) -> None:
+        old, self._owned_hint = self.assignment, []
+        if self.protocol == strategies.COOPERATIVE:
+            revoked = [tp for tp in old if tp not in new]
+            added = [tp for tp in new if tp not in old]
+            if revoked:
+                on_revoke(revoked)
+                with self._lock:
+                    self.needs_join = True  # KIP-429: the follow-up rebalance hands them to their new owner
+            self.assignment = new
+            if added:
+                on_assign(added)
+        else:
+            self.assignment = new
+            on_assign(new)
 
     def _assign(self, joined, partitions_of) -> list[SyncAssignment]:
         """The leader's job: the chosen strategy over every member's subscription."""
@@ -322,31 +435,79 @@ class GroupMember:
             self.needs_join, self.member_id, self.generation, self.lost = True, "", -1, True
 
     # -- offsets ---------------------------------------------------------------------------------------------
-    def commit(self, offsets: dict[TopicPartition, int], deadline: float) -> None:
+    def commit_request(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> OffsetCommit:
+        """An OffsetCommit in this member's current generation (the coordinator refuses it if stale)."""
         with self._lock:
             member_id, generation = self.member_id, self.generation
-        request = OffsetCommit(group_id=self.group_id, generation_id=generation, member_id=member_id,
-                               group_instance_id=self.group_instance_id,
-                               offsets=[CommitOffset(tp.topic, tp.partition, o) for tp, o in sorted(offsets.items())])
-        try:
-            response = self._call(request, deadline)
-        except REJOIN_ERRORS as exc:
-            with self._lock:
-                self.needs_join = True
-            raise CommitFailed(f"group {self.group_id} rebalanced before the commit: {exc}") from None
-        failed = [r for r in response.results if r.error]
-        if failed:
-            first = failed[0]
-            raise errors.error_for(first.error, f"commit of {first.topic}-{first.partition} refused")
+        return OffsetCommit(group_id=self.group_id, generation_id=generation, member_id=member_id,
+                            group_instance_id=self.group_instance_id,
+                            offsets=[CommitOffset(tp.topic, tp.partition, o.offset, o.metadata)
+                                     for tp, o in sorted(offsets.items())])
 
-    def committed(self, partitions: Sequence[TopicPartition], deadline: float) -> dict[TopicPartition, int | None]:
+    def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata], deadline: float) -> None:
+        try:
+            response = self._call(self.commit_request(offsets), deadline)
+        except errors.ZafkaError as exc:
+            raise self.commit_error(exc) from None
+        error = self._refusal(response)
+        if error is not None:
+            raise error
+
+    def send_commit(self, offsets: dict[TopicPartition, OffsetAndMetadata], timeout_ms: float,
+                    context) -> None:
+        """Queue a commit on the consumer's pool; its reply comes out of the pool's ``poll``.
+
+        Only finding a coordinator not known yet waits (as long as ``timeout_ms``).
+        """
+        endpoint = self.coordinator or self._find_coordinator(time.monotonic() + timeout_ms / 1000)
+        self._pool.send(endpoint, self.commit_request(offsets), timeout_ms=timeout_ms, context=(context, endpoint))
+
+    def commit_outcome(self, event) -> errors.ZafkaError | None:
+        """What a queued commit's reply (or failure) means: None when every offset was stored."""
+        _, endpoint = event.context
+        if isinstance(event, Failure):
+            error = event.error
+        elif event.response.error:
+            error = errors.error_for(event.response.error, event.response.message)
+        else:
+            return self._refusal(event.response)
+        if isinstance(error, COORDINATOR_ERRORS):
+            with self._lock:
+                if self.coordinator == endpoint:
+                    self.coordinator = None  # the next request finds it again
+        return self.commit_error(error)
+
+    def commit_error(self, exc: errors.ZafkaError) -> errors.ZafkaError:
+        """A failed commit as the caller sees it: ``CommitFailed`` when the group moved on."""
+        if not isinstance(exc, REJOIN_ERRORS):
+            return exc
+        with self._lock:
+            self.needs_join = True
+        if self._in_flight is not None:
+            return RebalanceInProgressCommit(f"group {self.group_id} is rebalancing: {exc}")
+        return CommitFailed(f"group {self.group_id} rebalanced before the commit: {exc}")
+
+    @staticmethod
+    def _refusal(response) -> errors.ZafkaError | None:
+        failed = [r for r in response.results if r.error]
+        if not failed:
+            return None
+        first = failed[0]
+        return errors.error_for(first.error, f"commit of {first.topic}-{first.partition} refused")
+
+    def committed(self, partitions: Sequence[TopicPartition],
+                  deadline: float) -> dict[TopicPartition, OffsetAndMetadata | None]:
         response = self._call(OffsetFetch(group_id=self.group_id, partitions=[
             TopicPartitionRef(tp.topic, tp.partition) for tp in partitions]), deadline)
-        return {TopicPartition(o.topic, o.partition): (o.offset if o.offset >= 0 else None) for o in response.offsets}
+        return {TopicPartition(o.topic, o.partition): (OffsetAndMetadata(o.offset, o.metadata) if o.offset >= 0
+                                                       else None) for o in response.offsets}
 
     def close(self, leave: bool) -> None:
         """Stop heartbeating; a dynamic member leaves at once (its partitions move without waiting a session)."""
         self._closing.set()
+        if self._in_flight is not None and self._corr is not None:
+            self._pool.cancel(self._corr)  # a JoinGroup held by the coordinator: nobody waits for it now
+            self._in_flight = None
         with self._lock:
             member_id, endpoint = self.member_id, self.coordinator
         if leave and member_id and endpoint and self.group_instance_id is None:

@@ -34,6 +34,13 @@ class ConsumerRecord(NamedTuple):
     timestamp: int
 
 
+class OffsetAndMetadata(NamedTuple):
+    """A committed position: the next offset to read, and the application's note beside it."""
+
+    offset: int
+    metadata: str = ""
+
+
 class ProducerRecord(NamedTuple):
     """A record on its way in, as producer interceptors see (and may replace) it."""
 
