@@ -47,6 +47,7 @@ from .replication import (
 from .runtime import Actor
 
 METADATA_LOG = "__cluster_metadata-0"
+STALL_GRACE_S = 0.25  # a tick this much later than due: the controller itself was not running
 METADATA_SEGMENT_BYTES = 8 << 20  # KRaft's smallest metadata.log.segment.bytes; snapshots let old ones go
 DIED, SILENT, FENCED = "died", "silent", "fenced"  # why a replica may not lead until it registers again
 
@@ -71,6 +72,7 @@ class Controller(Actor):
         self.session_timeout = self.spec.config.broker_session_timeout_ms / 1000
         self.leader_session_s = self.spec.config.leader_session_timeout_ms / 1000
         self.last_heartbeat: dict[int, float] = {}
+        self.last_tick = time.monotonic()
         # liveness is not persisted: re-learnt from heartbeats and death reports after a restart
         self.dead_replicas: dict[tuple[str, int, int], str] = {}  # replica -> why it may not lead: died, silent, fenced
         self.fenced_brokers: set[int] = set()
@@ -185,6 +187,10 @@ class Controller(Actor):
 
     def on_tick(self) -> None:
         now = time.monotonic()
+        stalled = now - self.last_tick - self.spec.tick_ms / 1000
+        self.last_tick = now
+        if stalled > STALL_GRACE_S:
+            self._extend_sessions(stalled)
         if (self.bytes_since_snapshot and self.snapshot_interval_s > 0
                 and now - self.last_snapshot >= self.snapshot_interval_s):
             self._snapshot("interval")
@@ -435,6 +441,16 @@ class Controller(Actor):
         for topic, part in parts:
             if part.replicas[0] in brokers:
                 self._elect_preferred(topic, part, "leader imbalance above leader.imbalance.per.broker.percentage")
+
+    def _extend_sessions(self, stalled: float) -> None:
+        """This controller did not run for ``stalled`` seconds (a long decision, a starved machine):
+        the heartbeats it did not read meanwhile say nothing about brokers or leaders, so no
+        session may run out on that account."""
+        self.log.warning("the controller did not run for %.2f s; every session is extended by as much", stalled)
+        for key in self.leader_beats:
+            self.leader_beats[key] += stalled
+        for broker_id in self.last_heartbeat:
+            self.last_heartbeat[broker_id] += stalled
 
     def _check_leader_sessions(self, now: float) -> None:
         """A leader that stops heartbeating (frozen, stuck) loses its leadership, as a dead one does;

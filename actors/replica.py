@@ -60,6 +60,7 @@ from .runtime import Actor
 from .watch import ImageUpdate, watch_for
 
 HW_CHECKPOINT_INTERVAL = 5.0
+IDLE_TICK_S = 0.25  # the periodic checks' period when no deadline is nearer
 CONTROL_TIMEOUT_MS = 2000
 ISR_RETRY_S = 0.5  # after an ISR change the controller did not grant
 LEADER, FOLLOWER, NONE = "leader", "follower", "none"
@@ -126,6 +127,7 @@ class PartitionReplica(Actor):
         self.retry_at = 0.0
         self.leader_end = -1  # the leader's log end as of the last fetch answer
         self._last_hw_checkpoint = time.monotonic()
+        self._last_tick = time.monotonic()
         # cleaning
         self.cleaning: CompactionPass | None = None
         self.next_cleaning_step = 0.0
@@ -285,8 +287,36 @@ class PartitionReplica(Actor):
         self.pending = []
 
     # -- the timer -------------------------------------------------------------------
+    def next_tick_at(self, now: float) -> float:
+        """The nearest deadline (a long poll, an acks=all wait, a heartbeat, a retry, a cleaning
+        step, flush.ms), and at most IDLE_TICK_S after the last tick for the periodic checks (the
+        ISR's lag, the high-watermark checkpoint): an idle replica wakes a few times a second, not 40."""
+        due = [self._last_tick + IDLE_TICK_S]
+        if not self.registered and not self.register_in_flight:
+            due.append(self.retry_register_at)
+        if self.role == LEADER:
+            if not self.heartbeat_in_flight:
+                due.append(self.next_heartbeat)
+            if self.acks:
+                due.append(min(a.deadline for a in self.acks))
+            if not self.isr_in_flight and self.isr_retry_at > now:
+                due.append(self.isr_retry_at)
+            if len(self.isr) < len(self.replicas):  # a follower may catch up any moment: take it back soon
+                due.append(self._last_tick + self.spec.tick_ms / 1000)
+        elif self.role == FOLLOWER and not self.fetch_in_flight and self.leader_endpoint:
+            due.append(self.retry_at)
+        if self.pending:
+            due.append(min(p.deadline for p in self.pending))
+        if self.cleaning is not None:
+            due.append(self.next_cleaning_step)
+        flush_at = self.log_.flush_due()
+        if flush_at is not None:
+            due.append(now + flush_at)
+        return min(due)
+
     def on_tick(self) -> None:
         now = time.monotonic()
+        self._last_tick = now
         if not self.registered and not self.register_in_flight and now >= self.retry_register_at:
             self._register()
         if self.role == LEADER:

@@ -7,7 +7,8 @@ Each actor process runs ``run(spec)``:
   unknown and oversized frames get an error reply right there and never reach the
   actor — and ``tell``s the actor an ``Inbound``. It also forwards the actor's
   replies (arriving on an inproc PULL socket) and sends a ``Tick`` every
-  ``tick_ms`` so actors can expire long polls and run timers without threads.
+  ``tick_ms`` so actors can expire long polls and run timers without threads —
+  or, for an actor that names its next deadline (``next_tick_at``), only then.
 * The pykka actor thread runs the actor's handlers one message at a time: the
   mailbox is the only synchronisation an actor needs.
 * SIGTERM stops the loop, stops the actor (its ``on_stop`` closes logs cleanly)
@@ -54,6 +55,23 @@ class Tick:
 
 
 TICK = Tick()
+MIN_TICK_GAP_S = 0.002  # however near deadlines are, ticks are this far apart
+WAKE = b""  # a one-frame outbox message: no reply, only "the next tick is due sooner than you think"
+
+
+class TickPlan:
+    """When the loop next ticks the actor: written by the actor thread, read by the loop.
+
+    An actor that knows its next deadline (``Actor.next_tick_at``) lets an idle
+    process sleep until then instead of waking every ``tick_ms``: with a process
+    per partition, idle wake-ups are most of an idle cluster's CPU. A deadline that
+    moves earlier wakes the loop through the outbox.
+    """
+
+    __slots__ = ("due",)
+
+    def __init__(self, due: float):
+        self.due = due
 
 
 class Actor(pykka.ThreadingActor):
@@ -65,8 +83,9 @@ class Actor(pykka.ThreadingActor):
     keeps serving everyone else.
     """
 
-    def __init__(self, spec: ActorSpec, outbox: str):
+    def __init__(self, spec: ActorSpec, outbox: str, plan: TickPlan | None = None):
         super().__init__()
+        self._plan = plan
         self.spec = spec
         self.name = spec.name
         self._outbox_address = outbox
@@ -93,13 +112,29 @@ class Actor(pykka.ThreadingActor):
         os._exit(70)  # let the supervisor restart a clean process
 
     def on_receive(self, message) -> None:
-        if message is TICK:
-            self.on_tick()
-            return
-        if isinstance(message, Inbound):
-            self._dispatch(message)
-            return
-        self.on_message(message)
+        try:
+            if message is TICK:
+                self.on_tick()
+            elif isinstance(message, Inbound):
+                self._dispatch(message)
+            else:
+                self.on_message(message)
+        finally:
+            if self._plan is not None:
+                self._plan_next_tick()
+
+    def _plan_next_tick(self) -> None:
+        now = time.monotonic()
+        due = self.next_tick_at(now)
+        if due is None:
+            return  # every tick_ms, as the loop keeps it
+        due = max(due, now)
+        plan = self._plan
+        if due < plan.due - 0.001 and self._outbox is not None:
+            plan.due = due
+            self._outbox.send(WAKE)  # the loop sleeps until the old due time: wake it
+        else:
+            plan.due = due
 
     # -- for subclasses ------------------------------------------------------
     def setup(self) -> None:
@@ -110,6 +145,14 @@ class Actor(pykka.ThreadingActor):
 
     def on_tick(self) -> None:
         """Timers and long-poll expiry, every ``tick_ms``."""
+
+    def next_tick_at(self, now: float) -> float | None:
+        """The monotonic time this actor next needs ``on_tick`` (None: ``tick_ms`` from now).
+
+        Asked after every message; a later time lets an idle process sleep. It is
+        a bound, not a promise: the loop may tick earlier.
+        """
+        return None
 
     def on_message(self, message) -> None:
         """Messages from the actor's own helper threads (``self.actor_ref.tell``)."""
@@ -228,8 +271,10 @@ def run(spec: ActorSpec) -> None:
     outbox = ctx.socket(zmq.PULL)
     outbox.bind(outbox_address)
     cls = actor_class(spec.kind)
+    tick = spec.tick_ms / 1000
+    plan = TickPlan(time.monotonic() + tick)
     try:
-        ref = cls.start(spec, outbox_address)
+        ref = cls.start(spec, outbox_address, plan)
     except Exception:
         log.exception("actor %s failed to start", spec.name)
         sys.exit(72)
@@ -237,20 +282,21 @@ def run(spec: ActorSpec) -> None:
     poller = zmq.Poller()
     poller.register(router, zmq.POLLIN)
     poller.register(outbox, zmq.POLLIN)
-    tick = spec.tick_ms / 1000
-    next_tick = time.monotonic() + tick
     max_header = protocol.MAX_HEADER_BYTES
     refusals = LogLimit(log)
+    ticked_at = 0.0
     try:
         while not stop.is_set():
-            timeout = max(0.0, next_tick - time.monotonic())
+            timeout = max(0.0, max(plan.due, ticked_at + MIN_TICK_GAP_S) - time.monotonic())
             events = dict(poller.poll(int(timeout * 1000) + 1))
             if outbox in events:
                 for _ in range(1000):
                     try:
-                        router.send_multipart(outbox.recv_multipart(zmq.NOBLOCK, copy=False), copy=False)
+                        parts = outbox.recv_multipart(zmq.NOBLOCK, copy=False)
                     except zmq.Again:
                         break
+                    if len(parts) > 1:  # a one-frame WAKE only ended the poll
+                        router.send_multipart(parts, copy=False)
             if router in events:
                 for _ in range(1000):
                     try:
@@ -260,8 +306,9 @@ def run(spec: ActorSpec) -> None:
                     if not _take(ref, parts, router, max_header, refusals):
                         break
             now = time.monotonic()
-            if now >= next_tick:
-                next_tick = now + tick
+            if now >= plan.due and now - ticked_at >= MIN_TICK_GAP_S:
+                ticked_at = now
+                plan.due = now + tick  # until the actor, having ticked, plans the next one
                 if not ref.is_alive():  # on_start or a handler failed beyond recovery
                     log.error("actor %s is dead; exiting so the supervisor restarts it", spec.name)
                     os._exit(73)
@@ -278,9 +325,11 @@ def run(spec: ActorSpec) -> None:
         # flush replies the actor queued while stopping
         while True:
             try:
-                router.send_multipart(outbox.recv_multipart(zmq.NOBLOCK, copy=False), copy=False)
+                parts = outbox.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 break
+            if len(parts) > 1:
+                router.send_multipart(parts, copy=False)
         outbox.close(linger=0)
         router.close(linger=200)
         logging.shutdown()

@@ -4,11 +4,12 @@ Brokers, leaders, cleaners and supervisors all act on the controller's image. A
 ``MetadataWatcher`` thread asks ``WatchMetadata(known_version)``; the controller
 answers at once when its image differs, or after ``max_wait_ms``. While the
 controller is down the watcher retries with backoff and its owner keeps serving
-from the last image it had.
+from the last image it had. An unchanged image is held for ``HOLD_MS``: with a
+process per partition, shorter holds are a steady load on the controller.
 
 The long poll goes through a ``ConnectionPool``, whose socket monitor fails the
 request the moment the controller's connection drops: a watch in flight to a
-killed controller does not wait out its timeout (up to 1.5 s) before asking the
+killed controller does not wait out its timeout (up to 5.5 s) before asking the
 restarted one, so a failover decided by a new controller reaches every replica
 within one retry (``RETRY_MAX_S``).
 """
@@ -26,10 +27,13 @@ log = logging.getLogger(__name__)
 
 RETRY_MIN_S = 0.02
 RETRY_MAX_S = 0.2  # while the controller is away: how late at most a watcher notices it is back
+# how long the controller holds an unchanged watch: a change is answered at once, so this only
+# sets the idle cost (one request per process per hold); a lost connection fails the watch at once
+HOLD_MS = 5000
 
 
 class MetadataWatcher(threading.Thread):
-    def __init__(self, controller: str, on_image, *, max_wait_ms: int = 1000, name: str = "metadata-watcher"):
+    def __init__(self, controller: str, on_image, *, max_wait_ms: int = HOLD_MS, name: str = "metadata-watcher"):
         super().__init__(name=name, daemon=True)
         self.controller = controller
         self.on_image = on_image

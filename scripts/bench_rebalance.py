@@ -12,6 +12,9 @@ clock for every process on the machine), and measures:
 * **join-100**: 10 members over 100 partitions, an 11th joins — from its start of
   polling to every partition owned again, and the same when it then leaves.
 
+Each scenario deletes its topic (and waits for its replica processes to stop), so
+every run measures the same cluster: 3 offsets partitions plus the scenario's own.
+
     python scripts/bench_rebalance.py [--runs 3] [--session-ms 3000] [--strategy range,cooperative-sticky]
 """
 
@@ -125,6 +128,7 @@ def run_two(cluster, d, run, args, crash: bool) -> float:
     b.stop(signal.SIGKILL if crash else signal.SIGTERM)
     done = wait_until(lambda: settled_at([a], 6, t0), 60, "the survivor owning all 6")
     a.stop()
+    _delete(cluster, topic)
     return done - t0
 
 
@@ -142,6 +146,7 @@ def run_hundred(cluster, d, run, args) -> tuple[float, float]:
     left = wait_until(lambda: settled_at(members, 100, t_leave), 120, "10 members settled again") - t_leave
     for m in members:
         m.stop()
+    _delete(cluster, topic)
     return joined, left
 
 
@@ -150,6 +155,16 @@ def _create(cluster, topic: str, partitions: int) -> None:
 
     with Admin(cluster.bootstrap) as admin:
         admin.create_topic(topic, partitions=partitions, replication_factor=1)
+
+
+def _delete(cluster, topic: str) -> None:
+    """Each run starts from the same cluster: the topic and its replica processes go first."""
+    from wire import Admin
+
+    with Admin(cluster.bootstrap) as admin:
+        admin.delete_topic(topic)
+    wait_until(lambda: not [a for a in cluster.actors(memory=False) if a.kind == "replica"  # leader-T-P, fetcher-T-P-B
+                            and a.name.split("-", 1)[1].startswith(topic + "-")], 60, f"{topic}'s replicas gone")
 
 
 def span(values: list[float]) -> str:

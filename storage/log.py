@@ -369,6 +369,12 @@ class Log:
         self._unflushed_records = 0
         self._last_flush_ms = self._now_ms()
 
+    def flush_due(self) -> float | None:
+        """Seconds until ``flush.ms`` asks for a flush (None: nothing unflushed, or no flush.ms)."""
+        if self.config.flush_ms is None or not self._unflushed_records:
+            return None
+        return max(0.0, (self._last_flush_ms + self.config.flush_ms - self._now_ms()) / 1000)
+
     def flush_if_due(self) -> bool:
         """For a timer: flush when ``flush.ms`` has passed since the last flush."""
         if self.config.flush_ms is not None and self._unflushed_records and (

@@ -337,9 +337,9 @@ BROKER_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
           "longest time between snapshots while events come (0: by size only)"),
     # zafka's own: leader liveness. Kafka's leaders live in their broker's process, so a broker's
     # session covers them; a zafka leader is a process of its own, frozen or stuck on its own
-    _int("leader.heartbeat.interval.ms", 200, "how often a partition leader tells the controller it is alive",
+    _int("leader.heartbeat.interval.ms", 500, "how often a partition leader tells the controller it is alive",
          minimum=1),
-    _int("leader.session.timeout.ms", 1000,
+    _int("leader.session.timeout.ms", 2500,
          "a leader silent this long loses its leadership to an in-sync follower (fences a frozen leader)",
          minimum=1),
     # zafka's own: restart intensity of actor supervisors, Erlang/OTP style

@@ -55,6 +55,8 @@ TOPIC = "chaos"
 LAB_CONFIG = {
     "broker.heartbeat.interval.ms": "100",
     "broker.session.timeout.ms": "1500",
+    "leader.heartbeat.interval.ms": "200",
+    "leader.session.timeout.ms": "1000",
     "supervisor.restart.backoff.ms": "50",
     "supervisor.restart.backoff.max.ms": "500",
     "supervisor.max.restarts": "1000000",

@@ -444,3 +444,31 @@ def test_a_subscribed_topic_the_metadata_did_not_show_at_the_rebalance_is_assign
         got = _poll_until(c, lambda rs: len(rs) >= 4, "the new topic's records", timeout=30)
         assert {r.partition for r in got} == {0, 1}
         assert c.assignment() == {TopicPartition("not-yet", 0), TopicPartition("not-yet", 1)}
+
+
+def test_a_consumer_keeps_committing_through_a_coordinator_kill_and_a_new_member_resumes_there(make_cluster):
+    from actors import offsets_log
+
+    cluster = make_cluster(config=GROUPS)
+    rc.create_topic(cluster.bootstrap, "kept", partitions=1)
+    _produce(cluster, "kept", range(100), 1)
+    tp = TopicPartition("kept", 0)
+    with Consumer(cluster.bootstrap_servers, group_id="kept", auto_offset_reset="earliest", enable_auto_commit=False,
+                  session_timeout_ms=6000, heartbeat_interval_ms=500, max_poll_records=30) as c:
+        c.subscribe(["kept"])
+        first = _poll_until(c, lambda rs: len(rs) >= 30, "the first records")
+        c.commit()
+        committed_before = c.committed(tp)
+        assert committed_before == first[-1].offset + 1
+        p = offsets_log.partition_for("kept", 3)
+        leader = rc.metadata(cluster.bootstrap, [offsets_log.TOPIC]).topics[0].partitions[p].leader
+        cluster.kill(f"coordinator-{leader}")  # the group's coordinator, SIGKILLed and restarted
+        more = _poll_until(c, lambda rs: len(rs) >= 20, "records after the kill")
+        c.commit()  # finds the restarted coordinator (it reloads the group from __consumer_offsets)
+        last = more[-1].offset + 1
+        assert c.committed(tp) == last > committed_before
+    with Consumer(cluster.bootstrap_servers, group_id="kept", auto_offset_reset="earliest",
+                  enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=500) as d:
+        d.subscribe(["kept"])
+        rest = _poll_until(d, lambda rs: rs and rs[-1].offset == 99, "the rest of the topic")
+        assert rest[0].offset == last  # nothing committed was read again

@@ -181,3 +181,20 @@ def test_seek_to_beginning_while_the_committed_offset_is_awaited_wins_over_it():
     f.send_requests(0.0)
     (_, request, _), = pool.sent
     assert isinstance(request, ListOffsets) and request.timestamp == EARLIEST
+
+
+def test_a_not_leader_reply_naming_the_new_leader_is_fetched_from_there_at_once():
+    from wire.base import ErrorResponse
+
+    f, pool = fetcher()
+    moved = []
+    f.metadata.update_leader = lambda *args: moved.append(args) or True  # the cache took the hint
+    state = f.states[TP]
+    f.seek(state, 5)
+    f.send_requests(0.0)
+    f.handle([Reply(pool.sent[-1][2], ErrorResponse(error=NotLeader.code, leader=2, leader_epoch=7,
+                                                     leader_endpoint="tcp://new-leader"), [])])
+    assert moved == [("t", 0, 2, 7, "tcp://new-leader")]
+    assert f.metadata.updates == 0  # no metadata round trip
+    f.send_requests(0.0)  # no backoff either: the next fetch goes out in the same round
+    assert len(pool.sent) == 2 and isinstance(pool.sent[-1][1], Fetch) and pool.sent[-1][1].offset == 5

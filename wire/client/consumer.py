@@ -225,15 +225,22 @@ class Consumer:
         if now < self._next_topic_check:
             return
         self._next_topic_check = now + self.metadata_max_age_s
-        if self._pattern is not None:
-            response = self._metadata.refresh(None, allow_auto_create=False)
-            matched = sorted(t.name for t in response.topics
-                             if not t.error and not t.name.startswith("__") and self._pattern.fullmatch(t.name))
-            if matched != self._subscription:
-                self._subscription = matched
-                self._group.request_rejoin()
-        elif self._subscription:
-            self._metadata.refresh(self._subscription)
+        try:
+            if self._pattern is not None:
+                response = self._metadata.refresh(None, allow_auto_create=False)
+                matched = sorted(t.name for t in response.topics
+                                 if not t.error and not t.name.startswith("__") and self._pattern.fullmatch(t.name))
+                if matched != self._subscription:
+                    self._subscription = matched
+                    self._group.request_rejoin()
+            elif self._subscription:
+                self._metadata.refresh(self._subscription)
+        except ZafkaError as exc:
+            if not exc.retriable:
+                raise
+            log.warning("group %s: the topic check failed (%s); trying again shortly", self.group_id, exc)
+            self._next_topic_check = now + UNKNOWN_TOPIC_RECHECK_S
+            return
         counts = {t: len(p) for t in self._subscription if (p := self._metadata.partitions(t)) is not None}
         if self._partition_counts is not None and counts != self._partition_counts:
             self._group.request_rejoin()

@@ -28,6 +28,7 @@ from wire.connections import ConnectionPool, Reply
 from wire.errors import (
     METADATA_REFRESH_ERRORS,
     CorruptRecord,
+    NotLeader,
     OffsetOutOfRange,
     RequestTimedOut,
     UnknownServerError,
@@ -218,7 +219,13 @@ class Fetcher:
                 continue
             response = event.response
             if response.error:
-                self._on_error(state, error_for(response.error, response.message), now)
+                error = error_for(response.error, response.message)
+                if isinstance(error, NotLeader) and self.metadata.update_leader(
+                        *state.tp, getattr(response, "leader", -1), getattr(response, "leader_epoch", -1),
+                        getattr(response, "leader_endpoint", "")):
+                    state.retry_at, state.backoff = 0.0, 0.0  # KIP-951: the new leader, at once, no refresh
+                    continue
+                self._on_error(state, error, now)
             elif kind == "fetch" and isinstance(response, FetchResponse):
                 self._on_fetched(state, response, event.payload)
             elif kind == "reset" and isinstance(response, ListOffsetsResponse):
