@@ -111,6 +111,7 @@ class LabOptions:
     group_session_ms: int = 3000
     assignment_strategy: str = DEFAULT_STRATEGY
     member_down: float = 3.0  # a killed member's new process starts this long after the kill
+    one_broker_down: bool = False  # broker and stop faults wait for every broker to be back
 
     def resolved(self, brokers: int | None = None) -> "LabOptions":
         """Defaults filled in and checked; a ``CommandError`` names what cannot work."""
@@ -516,6 +517,7 @@ class LabResult:
             "topic": o.topic, "data_dir": self.data_dir, "sent": self.sent,
             "consumers": o.consumers, "group_session_ms": o.group_session_ms,
             "assignment_strategy": o.assignment_strategy, "member_down_s": o.member_down,
+            "one_broker_down": o.one_broker_down,
             "verdict": self.verdict.as_dict(),
             "failover": {**_stats_dict(s, len(self.unresolved)),
                          "by_fault": {n: _stats_dict(fs, u) for n, (fs, u) in self.stats_by_fault().items()}},
@@ -695,6 +697,10 @@ class Lab:
         elif fault.kind == fl.CONTROLLER:
             victims = [a for a in actors if a.kind == "controller" and a.alive]
             why = "the controller is not running (restarting)"
+        elif fault.kind in (fl.BROKER, fl.STOP) and o.one_broker_down and (
+                down := fl.brokers_down(actors, o.brokers, self.stopped)):
+            victims = []
+            why = f"broker {', '.join(map(str, sorted(down)))} is down and --one-broker-down keeps it to one"
         elif fault.kind == fl.BROKER:
             up = sorted({a.broker for a in actors if a.kind == "broker" and a.alive and a.broker >= 0})
             broker = fl.choose(up, planned.pick)
@@ -1380,6 +1386,7 @@ def run(args) -> int:
         min_insync_replicas=args.min_insync_replicas, acks=args.acks, broker_down=args.broker_down,
         pause=args.pause, rate=args.rate, consumers=args.consumers, group_session_ms=args.group_session_ms,
         assignment_strategy=args.assignment_strategy, member_down=args.member_down,
+        one_broker_down=args.one_broker_down,
     )
     try:
         opts = opts.resolved()

@@ -208,6 +208,13 @@ def stoppable_brokers(actors: Iterable[ActorLike], stopped: Iterable[int] = (),
                   - stopped - frozen)
 
 
+def brokers_down(actors: Iterable[ActorLike], brokers: int, stopped: Iterable[int] = ()) -> set[int]:
+    """Brokers not serving now: crashed (and held down), restarting, or stopped by the lab; with
+    ``--one-broker-down`` no broker fault starts while this is not empty."""
+    up = {a.broker for a in actors if a.kind == "broker" and a.alive and a.broker >= 0}
+    return (set(range(1, brokers + 1)) - up) | set(stopped)
+
+
 def choose(candidates: Sequence, pick: float):
     """The ``pick``-th of the candidates (sorted by name, or as given for plain values); None if there are none."""
     if not candidates:

@@ -339,6 +339,9 @@ def build_parser() -> Parser:
                         "eager; cooperative-sticky alone is incremental)")
     p.add_argument("--member-down", type=positive_seconds, default=3.0, metavar="S",
                    help="how long after a member fault its new process starts (default 3)")
+    p.add_argument("--one-broker-down", action="store_true",
+                   help="skip a broker or stop fault while another broker is still down, so the cluster never "
+                        "drops below min.insync.replicas because of two overlapping broker faults")
     p.add_argument("--json", action="store_true",
                    help="print a machine-readable summary on stdout (progress and verdict go to stderr)")
     p.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",

@@ -172,6 +172,19 @@ def test_stoppable_brokers_are_up_not_stopped_and_not_paused():
     assert fl.choose(fl.stoppable_brokers(actors), 0.5) == 2
 
 
+def test_brokers_down_are_the_crashed_the_restarting_and_the_stopped():
+    actors = [
+        A("controller", "controller", -1, pid=1),
+        A("broker-1", "broker", 1, pid=11), A("broker-2", "broker", 2, pid=21),
+        A("broker-3", "broker", 3, alive=False, pid=31),  # crashed, held down
+        A("leader-chaos-0", "replica", 1, pid=12),
+    ]
+    assert fl.brokers_down(actors, 3) == {3}
+    assert fl.brokers_down(actors, 3, stopped={2}) == {2, 3}
+    assert fl.brokers_down(actors, 4) == {3, 4}  # a broker not even listed (restarting) is down too
+    assert fl.brokers_down([a for a in actors if a.name != "broker-3"] + [A("broker-3", "broker", 3, pid=33)], 3) == set()
+
+
 @given(st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=10, unique=True), st.floats(0, 0.999999))
 def test_choose_is_deterministic_whatever_the_listing_order(names, pick):
     actors = [A(n) for n in names]
