@@ -146,6 +146,7 @@ class Consumer:
         self._async_commits: dict = {}  # token -> (offsets, callback), in the order made
         self._commits_done: deque = deque()  # (token, error or None) answered, callback not called yet
         self._committed_retry_at = 0.0
+        self._committed_wanted = False  # a partition may be awaiting its committed offset
         if group_id is not None:
             self._group = GroupMember(
                 group_id, self._pool, self._metadata, session_timeout_ms=int(session_timeout_ms),
@@ -332,8 +333,9 @@ class Consumer:
         """Wait (until ``deadline``) for the async commits in flight, then call their callbacks."""
         while len(self._commits_done) < len(self._async_commits) and time.monotonic() < deadline:
             self._wait(deadline - time.monotonic())
-        for token in list(self._async_commits):
-            if token not in dict(self._commits_done):
+        answered = {token for token, _ in self._commits_done}
+        for token in self._async_commits:
+            if token not in answered:
                 self._commits_done.append((token, RequestTimedOut("the async commit was not answered in time")))
         self._run_commit_callbacks()
 
@@ -377,7 +379,7 @@ class Consumer:
         self._fetcher.assign(sorted(set(kept) | new))
         for tp in partitions:
             self._fetcher.await_committed(self._fetcher.states[tp])
-        self._committed_retry_at = 0.0
+        self._committed_retry_at, self._committed_wanted = 0.0, True
         self._fill_committed()
         self._metadata.request_update()
         on_assign = self._listeners[0]
@@ -391,9 +393,12 @@ class Consumer:
         committed offset is known: starting it from the reset policy instead would skip
         or repeat records. A coordinator that cannot answer now is asked again later.
         """
-        waiting = [tp for tp, s in self._fetcher.states.items() if s.awaiting_committed]
         now = time.monotonic()
-        if not waiting or now < self._committed_retry_at:
+        if not self._committed_wanted or now < self._committed_retry_at:
+            return  # checked on every poll round: no scan of the assignment unless a partition waits
+        waiting = [tp for tp, s in self._fetcher.states.items() if s.awaiting_committed]
+        if not waiting:
+            self._committed_wanted = False  # seeked or unassigned meanwhile
             return
         try:
             found = self._group.committed(waiting, now + min(self.request_timeout_ms / 1000, 5.0))
@@ -403,6 +408,7 @@ class Consumer:
             self._committed_retry_at = time.monotonic() + self._fetcher.backoff_min
             log.warning("group %s: committed offsets not read yet (%s); trying again", self.group_id, exc)
             return
+        self._committed_wanted = False
         for tp in waiting:
             state = self._fetcher.states.get(tp)
             if state is None or not state.awaiting_committed:

@@ -22,13 +22,12 @@ import time
 from storage.batch import iter_batches
 from storage.errors import CorruptRecordError
 from wire.client.errors import NoOffsetForPartition
-from wire.client.metadata import ClusterMetadata
+from wire.client.metadata import ClusterMetadata, moved_by_hint
 from wire.client.records import ConsumerRecord, TopicPartition
 from wire.connections import ConnectionPool, Reply
 from wire.errors import (
     METADATA_REFRESH_ERRORS,
     CorruptRecord,
-    NotLeader,
     OffsetOutOfRange,
     RequestTimedOut,
     UnknownServerError,
@@ -220,9 +219,7 @@ class Fetcher:
             response = event.response
             if response.error:
                 error = error_for(response.error, response.message)
-                if isinstance(error, NotLeader) and self.metadata.update_leader(
-                        *state.tp, getattr(response, "leader", -1), getattr(response, "leader_epoch", -1),
-                        getattr(response, "leader_endpoint", "")):
+                if moved_by_hint(self.metadata, state.tp, error, response):
                     state.retry_at, state.backoff = 0.0, 0.0  # KIP-951: the new leader, at once, no refresh
                     continue
                 self._on_error(state, error, now)

@@ -321,7 +321,7 @@ class GroupMember:
                 with self._lock:
                     self.lost = True
                 raise error
-            elif error.retriable or isinstance(error, COORDINATOR_ERRORS):
+            elif error.retriable:  # the coordinator moving or loading, a lost connection, a timeout
                 self._retry_later(error, endpoint if kind != "find" else None)
             else:
                 raise error

@@ -20,7 +20,7 @@ import msgspec
 
 from wire.client.errors import ClientConfigError
 from wire.connections import ConnectionPool
-from wire.errors import BrokerNotAvailable, LeaderNotAvailable, ZafkaError, error_for
+from wire.errors import BrokerNotAvailable, LeaderNotAvailable, NotLeader, ZafkaError, error_for
 from wire.metadata import BrokerInfo, Metadata, MetadataResponse, PartitionMetadata, TopicMetadata
 
 DEFAULT_BOOTSTRAP = "tcp://127.0.0.1:9092"
@@ -227,3 +227,11 @@ class ClusterMetadata:
     def forget(self, topic: str) -> None:
         self.topics.pop(topic, None)
         self.topic_errors.pop(topic, None)
+
+
+def moved_by_hint(metadata: "ClusterMetadata", tp, error: ZafkaError, response) -> bool:
+    """KIP-951: a NOT_LEADER reply that names the partition's new leader updates the cache at once;
+    True when it did (the caller retries there without backoff or a metadata round trip)."""
+    return isinstance(error, NotLeader) and metadata.update_leader(
+        *tp, getattr(response, "leader", -1), getattr(response, "leader_epoch", -1),
+        getattr(response, "leader_endpoint", ""))

@@ -30,7 +30,7 @@ from storage.batch import HEADER_SIZE
 from wire.client.accumulator import ProducerBatch, RecordAccumulator
 from wire.client.errors import ClientClosed
 from wire.client.interceptors import InterceptorChain
-from wire.client.metadata import ClusterMetadata
+from wire.client.metadata import ClusterMetadata, moved_by_hint
 from wire.client.partitioner import Partitioner
 from wire.client.records import RecordMetadata
 from wire.connections import ConnectionPool, Reply, Waker
@@ -398,9 +398,7 @@ class Sender(threading.Thread):
         if response.error:
             error = error_for(response.error, response.message)
             # KIP-951: a NOT_LEADER naming the new leader is retried there at once, no backoff, no refresh
-            moved = isinstance(error, NotLeader) and self.metadata.update_leader(
-                *flight.tp, getattr(response, "leader", -1), getattr(response, "leader_epoch", -1),
-                getattr(response, "leader_endpoint", ""))
+            moved = moved_by_hint(self.metadata, flight.tp, error, response)
             self._on_failure(flight, error, popped=True, moved=moved)
             return
         if not isinstance(response, ProduceResponse):
