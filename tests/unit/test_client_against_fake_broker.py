@@ -765,6 +765,14 @@ def test_admin_gives_up_after_its_timeout(broker):
             admin.create_topic("never")
 
 
+def test_admin_that_times_out_after_an_answer_reports_the_answer_not_the_silence(broker):
+    broker.fail_next(CreateTopic, errors.NotController, times=1)
+    broker.fail_next(CreateTopic, None, times=10_000)  # then no reply at all
+    with Admin(broker.bootstrap, retry_backoff_ms=10, timeout_ms=300) as admin:
+        with pytest.raises(errors.NotController, match="did not complete.*then: no reply"):
+            admin.create_topic("never")
+
+
 def test_admin_group_calls_against_a_cluster_without_coordinators(broker):
     with Admin(broker.bootstrap, timeout_ms=500) as admin:
         assert admin.list_groups() == []  # no broker names a coordinator: no group anywhere

@@ -178,6 +178,7 @@ class Admin:
         deadline = time.monotonic() + timeout_ms / 1000
         backoff = self._backoff_min
         ambiguous = False
+        answered = None  # the last error a broker actually answered with
         while True:
             try:
                 return attempt(deadline)
@@ -187,8 +188,15 @@ class Admin:
                 raise
             except _RETRY as exc:
                 ambiguous = ambiguous or isinstance(exc, _AMBIGUOUS)
+                if not isinstance(exc, _AMBIGUOUS):
+                    answered = exc
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    # A last attempt the deadline cut short says less than the answer before it: report
+                    # that answer's type, and the silence after it, as Kafka's admin keeps the cause.
+                    if isinstance(exc, _AMBIGUOUS) and answered is not None:
+                        raise type(answered)(f"{what} did not complete within {timeout_ms:.0f} ms: {answered}"
+                                             f" (then: {exc})") from None
                     raise type(exc)(f"{what} did not complete within {timeout_ms:.0f} ms: {exc}") from None
                 self._metadata.request_update()
                 time.sleep(min(backoff, left))  # backoff between retries, not synchronisation
