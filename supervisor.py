@@ -29,7 +29,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import socket
 import threading
 import time
 
@@ -41,6 +40,7 @@ from actors.children import Running, desired_children, display_kind, plan
 from actors.config import BrokerConfig, ConfigError, load_properties
 from actors.kinds import BROKER, CLUSTER, DYNAMIC, PRELOAD, in_start_order, kind_row
 from actors.log_limit import LogLimit
+from actors.ports import PortAllocator
 from actors.shutdown import controlled_shutdown
 from actors.specs import ActorArgs, ActorSpec
 from actors.supervision import FAILED, STOPPING, Child, ChildSpec, ChildSupervisor, RestartIntensity
@@ -58,23 +58,6 @@ REGISTRY_FILE = "supervisor.json"
 CONTROL_MAX_MESSAGE_BYTES = 2 * protocol.MAX_HEADER_BYTES
 # what `zafka kill --signal` may send (the same list as the CLI's): crash, stop cleanly, freeze, thaw
 KILL_SIGNALS = {name: signal.Signals["SIG" + name] for name in ("KILL", "TERM", "INT", "STOP", "CONT", "HUP")}
-
-
-class PortAllocator:
-    """Free loopback ports, each handed out once and kept by its actor across restarts."""
-
-    def __init__(self, host: str):
-        self.host = host
-        self.used: set[int] = set()
-
-    def take(self) -> int:
-        while True:
-            with socket.socket() as s:
-                s.bind((self.host, 0))
-                port = s.getsockname()[1]
-            if port not in self.used:
-                self.used.add(port)
-                return port
 
 
 class Supervisor:
