@@ -7,6 +7,11 @@ log dirs, its GroupCoordinator's endpoint) with the controller and proves it
 alive. Producing to an unknown topic auto-creates it here when
 ``auto.create.topics.enable`` is true, as in Kafka.
 
+``InitProducerId`` is answered here for idempotent producers: from a block of
+producer ids the controller hands this broker (KIP-730), logged by the controller
+before it is given, so no id is ever handed out twice; a broker that restarts
+asks for a new block. While it waits for one, requests queue.
+
 ``FindCoordinator`` is answered here too, from the image: the coordinator of a
 group is the one on the broker leading the group's partition of
 ``__consumer_offsets``, which the first FindCoordinator creates (clients never
@@ -21,12 +26,16 @@ import threading
 from wire import admin, control, errors
 from wire.groups import COORDINATOR_GROUP, FindCoordinator, FindCoordinatorResponse
 from wire.metadata import ClusterImage, Metadata
+from wire.produce import InitProducerId, InitProducerIdResponse
 from wire.transport import Connection
 
 from . import cluster_state as cs
 from . import offsets_log
+from .links import Answer, ControllerLink
 from .runtime import Actor
 from .watch import ImageUpdate, watch_for
+
+PRODUCER_IDS_TIMEOUT_MS = 5000
 
 
 class BrokerActor(Actor):
@@ -41,20 +50,63 @@ class BrokerActor(Actor):
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         self._heartbeat.start()
         self.watcher = watch_for(self)
+        self.producer_ids = range(0)  # the rest of this broker's block
+        self.awaiting_ids: list[tuple[bytes, int]] = []  # InitProducerId requests waiting for a block
+        self.link = ControllerLink(self.actor_ref)
+        self.link.start()
         self.handlers = {
             Metadata: self.metadata,
             admin.DescribeCluster: self.describe_cluster,
             FindCoordinator: self.find_coordinator,
+            InitProducerId: self.init_producer_id,
             control.Ping: lambda *_: control.Ack(),
         }
 
     def teardown(self) -> None:
         self._closing.set()
         self.watcher.stop()
+        self.link.stop()
 
     def on_message(self, message) -> None:
         if isinstance(message, ImageUpdate):
             self.image = message.image
+        elif isinstance(message, Answer) and message.tag == "producer-ids":
+            self._on_producer_ids(message)
+
+    # -- producer ids ------------------------------------------------------------------
+    def init_producer_id(self, request: InitProducerId, frames, peer):
+        if request.transactional_id is not None:
+            raise errors.InvalidRequest("transactional producers are not built yet: leave transactional_id unset")
+        if self.producer_ids:
+            return self._next_producer_id()
+        if not self.awaiting_ids:
+            self.link.submit("producer-ids", self.spec.controller,
+                             control.AllocateProducerIds(broker_id=self.spec.broker_id), PRODUCER_IDS_TIMEOUT_MS)
+        self.awaiting_ids.append((peer, request.corr))
+        return None
+
+    def _next_producer_id(self) -> InitProducerIdResponse:
+        pid, self.producer_ids = self.producer_ids[0], self.producer_ids[1:]
+        return InitProducerIdResponse(producer_id=pid, producer_epoch=0)
+
+    def _on_producer_ids(self, answer: Answer) -> None:
+        waiting, self.awaiting_ids = self.awaiting_ids, []
+        if answer.error is not None:
+            error = errors.CoordinatorNotAvailable(f"no producer id block from the controller: {answer.error}")
+            for peer, corr in waiting:
+                self.reply_error(peer, corr, error)
+            return
+        block = answer.response
+        self.producer_ids = range(block.first_producer_id, block.first_producer_id + block.count)
+        self.log.info("producer ids %d..%d to hand out", self.producer_ids.start, self.producer_ids.stop - 1)
+        for peer, corr in waiting:
+            if not self.producer_ids:  # more producers waited than a block holds: the rest ask again
+                self.awaiting_ids.append((peer, corr))
+                continue
+            self.reply(peer, corr, self._next_producer_id())
+        if self.awaiting_ids:
+            self.link.submit("producer-ids", self.spec.controller,
+                             control.AllocateProducerIds(broker_id=self.spec.broker_id), PRODUCER_IDS_TIMEOUT_MS)
 
     def _heartbeat_loop(self) -> None:
         host = self.spec.advertised.split("//", 1)[-1].rsplit(":", 1)[0]

@@ -90,9 +90,24 @@ class IsrChanged(msgspec.Struct, tag="isr_changed"):
     isr: list[int]
 
 
+class ProducerIdsAllocated(msgspec.Struct, tag="producer_ids_allocated"):
+    """A block of producer ids handed to a broker (KIP-730): no id is ever handed out twice."""
+
+    broker: int
+    first: int
+    count: int
+
+
+PRODUCER_ID_BLOCK = 1000  # Kafka's ProducerIdsBlock size
+
+
+def allocate_producer_ids(image: ClusterImage, broker: int) -> ProducerIdsAllocated:
+    return ProducerIdsAllocated(broker, image.next_producer_id, PRODUCER_ID_BLOCK)
+
+
 # LeaderChanged is kept so metadata logs written before replication still replay
 Event = (ClusterIdSet | BrokerRegistered | TopicCreated | TopicDeleted | PartitionsAdded | ConfigsChanged
-         | LeaderChanged | ReplicaRegistered | LeaderElected | IsrChanged)
+         | LeaderChanged | ReplicaRegistered | LeaderElected | IsrChanged | ProducerIdsAllocated)
 EVENT_ENCODER = msgspec.msgpack.Encoder()
 EVENT_DECODER = msgspec.msgpack.Decoder(Event)
 
@@ -136,6 +151,8 @@ def apply(image: ClusterImage, event: Event) -> None:
             part.unclean_elections += 1
     elif isinstance(event, IsrChanged):
         image.topics[event.topic].partitions[event.partition].isr = list(event.isr)
+    elif isinstance(event, ProducerIdsAllocated):
+        image.next_producer_id = max(image.next_producer_id, event.first + event.count)
     image.version += 1
 
 

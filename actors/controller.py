@@ -101,6 +101,7 @@ class Controller(Actor):
             control.AlterIsr: self.alter_isr,
             control.ActorDied: self.actor_died,
             control.ControlledShutdown: self.controlled_shutdown,
+            control.AllocateProducerIds: self.allocate_producer_ids,
             control.Ping: lambda *_: control.Ack(),
         }
 
@@ -481,6 +482,12 @@ class Controller(Actor):
                     self._replica_gone(topic, part, broker_id, f"broker {broker_id} was fenced", FENCED)
 
     # -- metadata and admin ----------------------------------------------------------
+    def allocate_producer_ids(self, request: control.AllocateProducerIds, frames, peer):
+        """A block of producer ids for a broker, logged (and fsynced) before it is given out."""
+        event = cs.allocate_producer_ids(self.image, request.broker_id)
+        self._commit(event)
+        return control.AllocateProducerIdsResponse(first_producer_id=event.first, count=event.count)
+
     def metadata(self, request: Metadata, frames, peer):
         return cs.metadata_response(self.image, request.topics)
 

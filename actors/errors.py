@@ -9,6 +9,8 @@ _MAPPING = [
     (storage_errors.OffsetOutOfRangeError, wire_errors.OffsetOutOfRange),
     (storage_errors.CorruptRecordError, wire_errors.CorruptRecord),
     (storage_errors.RecordTooLargeError, wire_errors.RecordTooLarge),
+    (storage_errors.OutOfOrderSequenceError, wire_errors.OutOfOrderSequenceNumber),
+    (storage_errors.InvalidProducerEpochError, wire_errors.InvalidProducerEpoch),
     (storage_errors.InvalidRecordError, wire_errors.InvalidRecord),
     (storage_errors.UnsupportedCompressionError, wire_errors.InvalidRecord),
     (storage_errors.InvalidConfigError, wire_errors.InvalidConfig),

@@ -97,7 +97,7 @@ class PartitionReplica(Actor):
         self.broker = self.spec.broker_id
         self.configs: dict[str, str] = {}
         self.min_insync_replicas = cfg.min_insync_replicas
-        self.log_ = Log(args.directory, cfg.log_config_for({}))
+        self.log_ = Log(args.directory, cfg.log_config_for({}), producer_id_expiration_ms=cfg.producer_id_expiration_ms)
         if self.log_.recovered_bytes:
             self.log.warning("recovery cut %d bytes from %s", self.log_.recovered_bytes, args.directory)
         self.role = NONE
@@ -425,7 +425,7 @@ class PartitionReplica(Actor):
             )
         info = self.log_.append(frames[0].buffer, leader_epoch=self.epoch)
         response = ProduceResponse(base_offset=info.first_offset, log_start_offset=self.log_.log_start_offset,
-                                   log_append_time=info.log_append_time)
+                                   log_append_time=info.log_append_time, batch_offsets=list(info.batch_offsets))
         # a leader alone in its ISR commits at once (and serves waiting fetches); otherwise the new
         # batch is still news to the followers' long polls
         if not self._maybe_advance_high_watermark() and self.pending:
@@ -623,6 +623,9 @@ class PartitionReplica(Actor):
         deleted = self.log_.apply_retention() if actions.delete and request.retention else []
         if deleted:
             self.log.info("retention deleted segments %s; log start now %d", deleted, self.log_.log_start_offset)
+        expired = self.log_.expire_producers()
+        if expired:
+            self.log.info("forgot %d producer(s) silent for producer.id.expiration.ms", len(expired))
         if actions.compact and request.compaction and self.cleaning is None:
             self._start_cleaning()
         return control.RetentionResponse(deleted_segments=len(deleted), log_start_offset=self.log_.log_start_offset,

@@ -1,5 +1,8 @@
 """Replication's cost: RF 3 acks=all next to RF 1 acks=1, with Redis Streams in the same run.
 
+RF 3 acks=all runs twice: with the idempotent producer (Kafka's default there) and
+without it, so the ratio between the two is idempotence's own cost.
+
 Run from the repository root::
 
     .venv/bin/python scripts/bench_replication.py [--runs 3] [--records 200000] [--record-size 100]
@@ -26,6 +29,7 @@ from bench_vs_redis import ensure_redis, run_redis, run_zafka  # noqa: E402
 CONFIGS = {
     "rf1-acks1": {"replication_factor": 1, "acks": "1", "min_insync_replicas": 1},
     "rf3-acksall": {"replication_factor": 3, "acks": "all", "min_insync_replicas": 2},
+    "rf3-noidem": {"replication_factor": 3, "acks": "all", "min_insync_replicas": 2, "idempotence": False},
 }
 
 
@@ -74,6 +78,9 @@ def main() -> None:
     rf1, rf3 = results["rf1-acks1"], results["rf3-acksall"]
     ratios = [b["produce"] / a["produce"] for a, b in zip(rf1, rf3)]
     print(f"  RF 3 acks=all / RF 1 acks=1, produce, per run: {', '.join(f'{x:.2f}' for x in ratios)} (aim >= 0.50)")
+    plain = results["rf3-noidem"]
+    idem = [a["produce"] / b["produce"] for a, b in zip(rf3, plain)]
+    print(f"  RF 3 idempotent / not idempotent, produce, per run: {', '.join(f'{x:.2f}' for x in idem)}")
     if results["redis"]:
         for name in CONFIGS:
             per_run = [z["produce"] / r["produce"] for z, r in zip(results[name], results["redis"])]

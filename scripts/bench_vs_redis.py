@@ -108,7 +108,8 @@ def zafka_cmd() -> list[str]:
 
 
 def run_zafka(records: int, size: int, partitions: int, linger_ms: int, batch_size: int,
-              replication_factor: int = 1, acks: str = "1", min_insync_replicas: int = 1) -> dict:
+              replication_factor: int = 1, acks: str = "1", min_insync_replicas: int = 1,
+              idempotence: bool | None = None) -> dict:
     from supervisor import Supervisor
 
     data_dir = tempfile.mkdtemp(prefix="zafka-bench-")
@@ -139,6 +140,7 @@ def run_zafka(records: int, size: int, partitions: int, linger_ms: int, batch_si
             produce_cmd = [
                 *zafka_cmd(), "perf", "produce", "--topic", "bench", "--num-records", str(records),
                 "--record-size", str(size), "--throughput", "-1", "--acks", acks,
+                *(() if idempotence is None else ("--idempotence" if idempotence else "--no-idempotence",)),
                 "--linger-ms", str(linger_ms), "--batch-size", str(batch_size),
             ]
             consume_cmd = [*zafka_cmd(), "perf", "consume", "--topic", "bench", "--messages", str(records)]

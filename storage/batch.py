@@ -295,6 +295,9 @@ class BatchHeader(NamedTuple):
     last_offset_delta: int
     max_timestamp: int
     record_count: int
+    producer_id: int  # NO_PRODUCER_ID unless an idempotent producer sent it
+    producer_epoch: int
+    base_sequence: int
 
 
 _UNPACK_HEADER = HEADER.unpack_from
@@ -322,7 +325,8 @@ def check_payload(buffer, max_batch_bytes: int, *, compacted: bool = False) -> l
     while pos < end:
         if end - pos < HEADER_SIZE:
             raise CorruptRecordError(f"batch header needs {HEADER_SIZE} bytes, {end - pos} available")
-        (base, length, epoch, magic, crc, attributes, last_delta, _, max_ts, _, _, _, count) = _UNPACK_HEADER(view, pos)
+        (base, length, epoch, magic, crc, attributes, last_delta, _, max_ts, pid, pepoch, seq, count) = _UNPACK_HEADER(
+            view, pos)
         size = length + LOG_OVERHEAD
         if magic != MAGIC:
             raise CorruptRecordError(f"unsupported magic {magic} (only RecordBatch v2)")
@@ -338,7 +342,7 @@ def check_payload(buffer, max_batch_bytes: int, *, compacted: bool = False) -> l
             raise InvalidRecordError(f"batch has {count} records but last offset delta {last_delta}")
         if size > max_batch_bytes:
             raise RecordTooLargeError(f"batch of {size} bytes exceeds the limit of {max_batch_bytes}")
-        out.append(_new_tuple(BatchHeader, (pos, size, base, length, epoch, last_delta, max_ts, count)))
+        out.append(_new_tuple(BatchHeader, (pos, size, base, length, epoch, last_delta, max_ts, count, pid, pepoch, seq)))
         pos += size
     if not out:
         raise InvalidRecordError("no record batch in the payload")
@@ -362,6 +366,23 @@ def check_keys(buffer, headers: Iterable[BatchHeader], where: str) -> None:
 def stamp(batch: bytearray, base_offset: int, partition_leader_epoch: int) -> None:
     """Set the two fields a leader assigns; the CRC stays valid."""
     _PREFIX.pack_into(batch, 0, base_offset, _INT32.unpack_from(batch, _LENGTH_AT)[0], partition_leader_epoch)
+
+
+_PRODUCER_STATE = struct.Struct(">qhi")  # producer id, producer epoch, base sequence
+
+
+def with_producer_state(batch, producer_id: int, producer_epoch: int, base_sequence: int) -> bytes:
+    """A copy of one batch stamped with an idempotent producer's id, epoch and first sequence.
+
+    The producer numbers a batch when it first sends it, not when it builds it, so
+    a batch can be renumbered if the producer must start a new sequence before the
+    batch ever reached a broker. The fields lie inside the CRC: it is recomputed
+    (one pass in C over the batch).
+    """
+    out = bytearray(batch)
+    _PRODUCER_STATE.pack_into(out, _PRODUCER_ID_AT, producer_id, producer_epoch, base_sequence)
+    _UINT32.pack_into(out, _CRC_AT, crc32c(memoryview(out)[_CRC_START:]))
+    return bytes(out)
 
 
 def stamped_prefix(base_offset: int, batch_length: int, partition_leader_epoch: int) -> bytes:

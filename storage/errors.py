@@ -42,6 +42,18 @@ class OffsetOutOfRangeError(StorageError):
         self.log_end = log_end
 
 
+class OutOfOrderSequenceError(InvalidRecordError):
+    """An idempotent producer's batch does not start right after its last sequence: one in between is missing."""
+
+
+class InvalidProducerEpochError(InvalidRecordError):
+    """A batch from an older epoch of a producer: a newer instance of it has taken over."""
+
+
+class CorruptSnapshotError(StorageError):
+    """A producer-state snapshot does not read back (its CRC or its encoding is wrong)."""
+
+
 class LogLockedError(StorageError):
     """Another writer holds the partition directory's lock."""
 

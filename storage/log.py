@@ -5,6 +5,7 @@ A ``Log`` owns one partition directory ``<log.dir>/<topic>-<partition>/``::
     00000000000000000000.log / .index / .timeindex    the segments
     leader-epoch-checkpoint                           epoch -> first offset
     high-watermark-checkpoint                         last checkpointed high watermark
+    00000000000000000042.snapshot                     idempotent producers' state as of an offset
     recovery-point-offset-checkpoint                  everything below is fsynced
     .clean_shutdown                                   present only between close and open
     .lock                                             flock of the single writer
@@ -39,6 +40,7 @@ from .errors import (
     StorageError,
 )
 from .lock import DirectoryLock
+from .producer_state import BatchMetadata, ProducerBatch, ProducerStateManager
 from .recovery import recover_segment
 from .segment import (
     CLEANED_SUFFIX,
@@ -62,6 +64,9 @@ EARLIEST_TIMESTAMP = -2
 LATEST_TIMESTAMP = -1
 
 
+SNAPSHOTS_KEPT = 3  # producer-state snapshots kept: a truncation reloads from the newest below its point
+
+
 class AppendInfo(NamedTuple):
     first_offset: int
     last_offset: int
@@ -69,15 +74,21 @@ class AppendInfo(NamedTuple):
     record_count: int
     size: int
     log_append_time: int = -1  # the broker's stamp under LogAppendTime, -1 under CreateTime
+    # set only when the payload held a batch already stored (an idempotent producer's retry): each
+    # batch's base offset in payload order, the stored ones where they were stored
+    batch_offsets: tuple[int, ...] = ()
+    duplicates: int = 0
 
 
 class Log:
     """The single writer of one partition directory (see module docstring)."""
 
-    def __init__(self, directory: str, config: LogConfig | None = None, *, clock=time.time):
+    def __init__(self, directory: str, config: LogConfig | None = None, *, clock=time.time,
+                 producer_id_expiration_ms: int = 86_400_000):
         self.directory = os.path.abspath(directory)
         self.config = config or LogConfig()
         self._clock = clock
+        self.producer_state = ProducerStateManager(self.directory, producer_id_expiration_ms)
         os.makedirs(self.directory, exist_ok=True)
         self._lock = DirectoryLock(self.directory).acquire()
         self.segments: list[LogSegment] = []
@@ -110,6 +121,7 @@ class Log:
         self._load_segments(bases, self._read_recovery_point())
         self._load_epochs()
         self._epochs.truncate_from_end(self.log_end_offset)
+        self._load_producer_state()
         self._high_watermark = self._clamp_high_watermark(self._read_high_watermark())
         if self.was_clean:
             os.unlink(marker)
@@ -191,6 +203,32 @@ class Log:
             for _, batch in seg.scan_headers(0)
         )
 
+    def _load_producer_state(self) -> None:
+        """The newest snapshot at or below the log end, then every batch header after it."""
+        start = self.producer_state.load(self.log_start_offset, self.log_end_offset)
+        i = max(bisect.bisect_right(self._bases, start) - 1, 0)
+        update = self.producer_state.update
+        for seg in self.segments[i:]:
+            position = seg.position_of(start) if seg.base_offset < start else 0
+            if position is None:
+                continue
+            for _, b in seg.scan_headers(position):
+                if b.base_offset >= start and b.producer_id >= 0:
+                    update(ProducerBatch(b.producer_id, b.producer_epoch, b.base_sequence, b.base_offset,
+                                         b.last_offset, b.max_timestamp))
+
+    def _snapshot_producers(self) -> None:
+        self.producer_state.take_snapshot(self.log_end_offset)
+        self.producer_state.delete_snapshots(below=self.log_start_offset, above=self.log_end_offset,
+                                             keep_newest=0)
+        offsets = self.producer_state.snapshot_offsets()
+        if len(offsets) > SNAPSHOTS_KEPT:
+            self.producer_state.delete_snapshots(below=offsets[-SNAPSHOTS_KEPT])
+
+    def expire_producers(self, now_ms: int | None = None) -> list[int]:
+        """Forget producers silent for ``producer.id.expiration.ms``; their ids."""
+        return self.producer_state.expire(self._now_ms() if now_ms is None else now_ms)
+
     def _add_segment(self, segment: LogSegment) -> None:
         self.segments.append(segment)
         self._bases.append(segment.base_offset)
@@ -260,11 +298,18 @@ class Log:
         headers = self._check(data)
         if self.config.compacted:
             check_keys(data, headers, os.path.basename(self.directory))
+        twins = None
+        for h in headers:
+            if h.producer_id >= 0:
+                twins = self._check_producers(headers)
+                break
         view = memoryview(data)
         first = base = self.segments[-1].next_offset
         if leader_epoch >= 0 and leader_epoch != self._epochs.latest_epoch:
             self._epochs.assign(leader_epoch, base)
         append_time = self._now_ms() if self.config.message_timestamp_type == LOG_APPEND_TIME else -1
+        if twins is not None and any(twins):
+            return self._append_with_duplicates(view, headers, twins, leader_epoch, append_time)
         max_ts, count, size = -1, 0, 0
         for h in headers:
             next_offset = base + h.last_offset_delta + 1
@@ -276,6 +321,9 @@ class Log:
                 chunks = (stamped_prefix(base, h.batch_length, leader_epoch),
                           view[h.position + STAMPED_PREFIX_SIZE : h.position + h.size])
             self._write_batch(chunks, h.size, base, next_offset, batch_ts)
+            if twins is not None and h.producer_id >= 0:
+                self.producer_state.update(ProducerBatch(h.producer_id, h.producer_epoch, h.base_sequence, base,
+                                                         next_offset - 1, batch_ts))
             if batch_ts > max_ts:
                 max_ts = batch_ts
             count += h.record_count
@@ -283,6 +331,47 @@ class Log:
             base = next_offset
         self._after_append(count)
         return AppendInfo(first, base - 1, max_ts, count, size, append_time)
+
+    def _check_producers(self, headers: list[BatchHeader]) -> list[BatchMetadata | None]:
+        """The idempotence rules (``storage.producer_state``): each batch's stored twin, or None."""
+        return self.producer_state.check(
+            ProducerBatch(h.producer_id, h.producer_epoch, h.base_sequence, 0, h.last_offset_delta, h.max_timestamp)
+            for h in headers
+        )
+
+    def _append_with_duplicates(self, view, headers, twins, leader_epoch: int, append_time: int) -> AppendInfo:
+        """A payload holding batches already stored: write the others; every batch's offset, in order."""
+        offsets, count, size, max_ts = [], 0, 0, -1
+        first, last = None, -1
+        for h, twin in zip(headers, twins):
+            if twin is not None:
+                offsets.append(twin.first_offset)
+                start, end, batch_ts = twin.first_offset, twin.last_offset, twin.timestamp
+            else:
+                base = self.segments[-1].next_offset
+                end = base + h.last_offset_delta
+                if append_time >= 0:
+                    batch_ts = append_time
+                    chunks = log_append_time_chunks(view, h, base, leader_epoch, append_time)
+                else:
+                    batch_ts = h.max_timestamp
+                    chunks = (stamped_prefix(base, h.batch_length, leader_epoch),
+                              view[h.position + STAMPED_PREFIX_SIZE : h.position + h.size])
+                self._write_batch(chunks, h.size, base, end + 1, batch_ts)
+                if h.producer_id >= 0:
+                    self.producer_state.update(ProducerBatch(h.producer_id, h.producer_epoch, h.base_sequence,
+                                                             base, end, batch_ts))
+                offsets.append(base)
+                start = base
+                count += h.record_count
+                size += h.size
+            first = start if first is None else first
+            last = max(last, end)
+            max_ts = max(max_ts, batch_ts)
+        if count:
+            self._after_append(count)
+        return AppendInfo(first, last, max_ts, count, size, append_time, tuple(offsets),
+                          sum(1 for t in twins if t is not None))
 
     def append_as_follower(self, data) -> AppendInfo:
         """Append batches that already carry offsets and epochs (replication, restore).
@@ -309,6 +398,9 @@ class Log:
             self._epochs.assign(h.partition_leader_epoch, h.base_offset)
             self._write_batch((view[h.position : h.position + h.size],), h.size, h.base_offset, next_offset,
                               h.max_timestamp)
+            if h.producer_id >= 0:
+                self.producer_state.update(ProducerBatch(h.producer_id, h.producer_epoch, h.base_sequence,
+                                                         h.base_offset, next_offset - 1, h.max_timestamp))
             max_ts, count, size = max(max_ts, h.max_timestamp), count + h.record_count, size + h.size
         self._after_append(count)
         return AppendInfo(headers[0].base_offset, self.log_end_offset - 1, max_ts, count, size)
@@ -354,6 +446,7 @@ class Log:
         seg = LogSegment(self.directory, self.log_end_offset, self.config.index_interval_bytes, created_ms=self._now_ms())
         self._add_segment(seg)
         self._checkpoint_recovery_point()
+        self._snapshot_producers()  # a later open replays only the segments after it
         return seg
 
     def flush(self) -> None:
@@ -463,12 +556,16 @@ class Log:
         self._add_segment(LogSegment(self.directory, offset, self.config.index_interval_bytes, created_ms=self._now_ms()))
         self._epochs.clear()
         self._high_watermark = offset
+        self.producer_state.delete_snapshots(below=offset + 1)  # none of the old history holds any more
         self._after_truncation()
 
     def _after_truncation(self) -> None:
         self._epochs.truncate_from_end(self.log_end_offset)
         self._high_watermark = self._clamp_high_watermark(self._high_watermark)
         self._checkpoint_recovery_point()
+        # what the cut batches told the producer state goes with them: reload from below the cut
+        self.producer_state.delete_snapshots(above=self.log_end_offset)
+        self._load_producer_state()
 
     def delete_segments_below(self, offset: int) -> list[int]:
         """Delete closed segments that lie wholly below ``offset``; advances the log start."""
@@ -486,6 +583,7 @@ class Log:
         del self.segments[:count], self._bases[:count]
         if deleted:
             self._epochs.truncate_from_start(self.log_start_offset)
+            self.producer_state.delete_snapshots(below=self.log_start_offset)
             self._high_watermark = self._clamp_high_watermark(self._high_watermark)
             log.info("deleted segments %s of %s; log start is now %d", deleted, self.directory, self.log_start_offset)
         return deleted
@@ -591,6 +689,7 @@ class Log:
             return
         self.flush()
         self.checkpoint_high_watermark()
+        self._snapshot_producers()  # a clean open replays nothing
         for seg in self.segments:
             seg.close()
         checkpoint.write_offset(self._path(CLEAN_SHUTDOWN_FILE), self.log_end_offset)

@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 import zmq
 
 from storage import Log, LogConfig
-from storage.errors import CorruptRecordError, InvalidRecordError, OffsetOutOfRangeError, RecordTooLargeError
+from actors.errors import to_wire_error
+from storage.errors import OffsetOutOfRangeError, StorageError
 from wire import admin, errors, protocol
 from wire.base import Response
 from wire.fetch import Fetch, FetchResponse, ListOffsets, ListOffsetsResponse
 from wire.metadata import BrokerInfo, Metadata, MetadataResponse, PartitionMetadata, TopicMetadata
-from wire.produce import Produce, ProduceResponse
+from wire.produce import InitProducerId, InitProducerIdResponse, Produce, ProduceResponse
 
 KNOWN_CONFIGS = {
     "retention.ms": "604800000", "retention.bytes": "-1", "cleanup.policy": "delete",
@@ -51,6 +52,9 @@ class _Partition:
     epoch: int = 0
     hint: bool = False  # the stale endpoints' NotLeader names the current leader (KIP-951)
     available: bool = True
+
+
+_DROP_REPLY = -2  # a _Fault code: serve the request, send no reply
 
 
 @dataclass
@@ -80,6 +84,7 @@ class FakeBroker:
         self.faults: list[_Fault] = []
         self.received: Counter = Counter()  # request type name -> count
         self.produce_acks: list[int] = []
+        self.next_producer_id = 1000
         self._lock = threading.Lock()
         self._parked: list = []
         self.bootstrap = ""
@@ -127,6 +132,12 @@ class FakeBroker:
         with self._lock:
             self.faults.append(_Fault(request, None if error is None else error.code, times, topic, partition, message))
 
+    def drop_replies(self, request: type, times: int = 1, topic: str | None = None) -> None:
+        """The next ``times`` matching requests are served (a produce is written) but never answered:
+        the lost acknowledgement a producer's retry must not turn into a duplicate."""
+        with self._lock:
+            self.faults.append(_Fault(request, _DROP_REPLY, times, topic))
+
     def move_leader(self, topic: str, partition: int, hint: bool = False) -> str:
         """A new leader endpoint takes over; the old one answers NotLeader from now on (``hint``:
         naming the new leader, as a zafka replica that knows it does)."""
@@ -164,20 +175,24 @@ class FakeBroker:
 
         return self._call(read)
 
-    def batch_codecs(self, topic: str, partition: int) -> list[int]:
-        """The compression code of every stored batch, as the producer set it."""
+    def batches(self, topic: str, partition: int) -> list:
+        """Every stored batch (``storage.batch.RecordBatch``: its header fields, its records)."""
         from storage.batch import iter_batches
 
         def read():
             lg = self.topics[topic][partition].log
-            codecs, offset = [], lg.log_start_offset
+            out, offset = [], lg.log_start_offset
             while offset < lg.log_end_offset:
                 for batch in iter_batches(lg.read(offset, 1 << 24)):
-                    codecs.append(batch.compression)
+                    out.append(batch)
                     offset = batch.next_offset
-            return codecs
+            return out
 
         return self._call(read)
+
+    def batch_codecs(self, topic: str, partition: int) -> list[int]:
+        """The compression code of every stored batch, as the producer set it."""
+        return [batch.compression for batch in self.batches(topic, partition)]
 
     # -- broker thread ------------------------------------------------------------------------
     def _bind(self) -> tuple[zmq.Socket, str]:
@@ -310,7 +325,8 @@ class FakeBroker:
             return
         self.received[type(request).__name__] += 1
         fault = self._fault_for(request)
-        if fault is not None:
+        drop = fault is not None and fault.code == _DROP_REPLY
+        if fault is not None and not drop:
             if fault.code is not None:
                 self._error_reply(sock, peer, request.corr, fault.code, fault.message or "injected fault")
             return
@@ -331,14 +347,10 @@ class FakeBroker:
         except errors.ZafkaError as exc:
             self._error_reply(sock, peer, request.corr, exc.code, str(exc))
             return
-        except (CorruptRecordError, InvalidRecordError, RecordTooLargeError, OffsetOutOfRangeError) as exc:
-            code = {
-                CorruptRecordError: errors.CorruptRecord.code, InvalidRecordError: errors.InvalidRecord.code,
-                RecordTooLargeError: errors.RecordTooLarge.code, OffsetOutOfRangeError: errors.OffsetOutOfRange.code,
-            }[type(exc)]
-            self._error_reply(sock, peer, request.corr, code, str(exc))
+        except StorageError as exc:  # mapped as a PartitionLeader maps it
+            self._error_reply(sock, peer, request.corr, to_wire_error(exc).code, str(exc))
             return
-        if response is not None:
+        if response is not None and not drop:
             frames_out = ()
             if isinstance(response, tuple):
                 response, frames_out = response
@@ -356,7 +368,8 @@ class FakeBroker:
             self._serve_parked(force=False)
             if request.acks == 0:
                 return None
-            return ProduceResponse(base_offset=info.first_offset, log_start_offset=lg.log_start_offset)
+            return ProduceResponse(base_offset=info.first_offset, log_start_offset=lg.log_start_offset,
+                                   batch_offsets=list(info.batch_offsets))
         if isinstance(request, Fetch):
             data = lg.read(request.offset, request.max_bytes)
             if len(data) >= max(request.min_bytes, 1) or request.max_wait_ms <= 0:
@@ -403,6 +416,11 @@ class FakeBroker:
     def _main_request(self, request):
         if isinstance(request, Metadata):
             return self._metadata(request)
+        if isinstance(request, InitProducerId):  # as a BrokerActor: ids from a block, never one twice
+            if request.transactional_id is not None:
+                raise errors.InvalidRequest("transactional producers are not built yet")
+            self.next_producer_id += 1
+            return InitProducerIdResponse(producer_id=self.next_producer_id - 1, producer_epoch=0)
         if isinstance(request, admin.CreateTopic):
             if not _TOPIC_NAME.match(request.name):
                 raise errors.InvalidTopic(f"invalid topic name {request.name!r}")

@@ -211,3 +211,14 @@ class StatusResponse(Response, tag="status_r"):
     brokers: list[int] = []
     actors: int = 0
     failed: list[str] = []
+
+
+class AllocateProducerIds(Request, tag="allocate_producer_ids"):
+    """A broker asks the controller for a block of producer ids to hand out (KIP-730)."""
+
+    broker_id: int
+
+
+class AllocateProducerIdsResponse(Response, tag="allocate_producer_ids_r"):
+    first_producer_id: int = -1
+    count: int = 0

@@ -61,6 +61,14 @@ TopicDeletionDisabled = _error(
 InvalidRecord = _error("InvalidRecord", 87, "the batch is not acceptable as sent")
 FencedLeaderEpoch = _error("FencedLeaderEpoch", 74, "a newer leader epoch exists; refresh metadata and retry", True)
 UnknownLeaderEpoch = _error("UnknownLeaderEpoch", 75, "the leader has not yet learnt of that epoch; retry", True)
+# idempotent producers (Kafka's codes)
+OutOfOrderSequenceNumber = _error(
+    "OutOfOrderSequenceNumber", 45,
+    "the broker lacks a batch this producer sent before this one; the producer starts a new sequence",
+)
+InvalidProducerEpoch = _error(
+    "InvalidProducerEpoch", 47, "a newer instance of this producer took over; this one must stop",
+)
 # consumer groups (Kafka's codes)
 OffsetMetadataTooLarge = _error("OffsetMetadataTooLarge", 12, "commit shorter metadata (offset.metadata.max.bytes)")
 CoordinatorLoadInProgress = _error(
@@ -101,7 +109,7 @@ BY_CODE: dict[int, type[ZafkaError]] = {
         InvalidConfig, PolicyViolation, KafkaStorageError, TopicDeletionDisabled, InvalidRecord, UnknownActor,
         OffsetMetadataTooLarge, CoordinatorLoadInProgress, CoordinatorNotAvailable, NotCoordinator, IllegalGeneration,
         InconsistentGroupProtocol, InvalidGroupId, UnknownMemberId, InvalidSessionTimeout, RebalanceInProgress,
-        NonEmptyGroup, GroupIdNotFound, FencedInstanceId,
+        NonEmptyGroup, GroupIdNotFound, FencedInstanceId, OutOfOrderSequenceNumber, InvalidProducerEpoch,
     )
 }
 

@@ -49,6 +49,7 @@ class ClusterImage(msgspec.Struct, omit_defaults=True):
     controller_endpoint: str = ""
     brokers: dict[int, BrokerInfo] = {}
     topics: dict[str, TopicState] = {}
+    next_producer_id: int = 0  # the first id of the next block of producer ids (KIP-730)
 
 
 class PartitionMetadata(msgspec.Struct, omit_defaults=True):

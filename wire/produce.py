@@ -25,3 +25,21 @@ class ProduceResponse(Response, tag="produce_r"):
     base_offset: int = -1
     log_start_offset: int = -1
     log_append_time: int = -1
+    # set when the request held batches already stored (an idempotent producer's retry): the base
+    # offset of each batch of the request in order, the stored ones where they were stored
+    batch_offsets: list[int] = []
+
+
+class InitProducerId(Request, tag="init_producer_id"):
+    """An idempotent producer asks any broker for its producer id and epoch (Kafka's InitProducerId).
+
+    ``transactional_id`` is refused: transactions are not built yet.
+    """
+
+    transactional_id: str | None = None
+    transaction_timeout_ms: int = 60_000
+
+
+class InitProducerIdResponse(Response, tag="init_producer_id_r"):
+    producer_id: int = -1
+    producer_epoch: int = -1

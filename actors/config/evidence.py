@@ -95,6 +95,10 @@ BROKER_KEY_TESTS: dict[str, tuple[str, ...]] = {
         "test_the_brokers_group_settings_bound_sessions_and_delay_a_starting_groups_first_rebalance",
     ),
     # its minimum (1 minute) keeps a cluster test of it out of the suite: the rule is tested directly
+    "producer.id.expiration.ms": (
+        "tests/unit/test_producer_state.py::"
+        "test_producer_id_expiration_ms_in_the_broker_config_is_what_a_replica_expires_by",
+    ),
     "offsets.retention.minutes": (
         "tests/unit/test_group_state.py::test_an_empty_groups_offsets_expire_after_the_retention",
     ),

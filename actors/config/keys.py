@@ -305,6 +305,13 @@ BROKER_CONFIG_KEYS: dict[str, ConfigKey] = _keys(
     _int("group.initial.rebalance.delay.ms", 3000, "wait for more members before the first rebalance"),
     _int("group.min.session.timeout.ms", 6000, "smallest session.timeout.ms a consumer may ask for"),
     _int("group.max.session.timeout.ms", 1_800_000, "largest session.timeout.ms a consumer may ask for"),
+    # idempotent producers
+    _int("producer.id.expiration.ms", 86_400_000,
+         "forget an idempotent producer's sequence state this long after its last batch", minimum=1),
+    _int("producer.id.expiration.check.interval.ms", 600_000, "how often expired producer ids are looked for",
+         minimum=1, in_effect=False,
+         note="each replica looks for expired producer ids whenever the cleaner visits it "
+              "(log.retention.check.interval.ms)"),
     _int("transaction.state.log.replication.factor", 3, "replication factor of __transaction_state",
          minimum=1, maximum=SHORT_MAX, in_effect=False, note=_TXNS),
     _int("transaction.state.log.min.isr", 2, "min.insync.replicas of __transaction_state", minimum=1,

@@ -112,6 +112,7 @@ class LabOptions:
     assignment_strategy: str = DEFAULT_STRATEGY
     member_down: float = 3.0  # a killed member's new process starts this long after the kill
     one_broker_down: bool = False  # broker and stop faults wait for every broker to be back
+    idempotence: bool = True  # False: --no-idempotence (it is on only with acks=all either way)
 
     def resolved(self, brokers: int | None = None) -> "LabOptions":
         """Defaults filled in and checked; a ``CommandError`` names what cannot work."""
@@ -124,6 +125,7 @@ class LabOptions:
         if o.min_insync_replicas is None:
             o.min_insync_replicas = min(2, o.replication_factor)
         o.acks = "all" if o.acks in ("all", "-1", -1) else int(o.acks)
+        o.idempotence = bool(o.idempotence) and o.acks == "all"  # Kafka's rule: it needs acks=all
         fl.check_available(o.faults, o.consumers)
         if o.consumers < 0:
             raise CommandError(f"--consumers {o.consumers}: a number of members, 0 for none")
@@ -211,7 +213,7 @@ class Load(threading.Thread):
         try:
             producer = Producer(bootstrap=self.bootstrap, acks=o.acks, linger_ms=5,
                                 request_timeout_ms=REQUEST_TIMEOUT_MS, delivery_timeout_ms=self.delivery_timeout_ms,
-                                allow_auto_create_topics=False)
+                                allow_auto_create_topics=False, enable_idempotence=o.idempotence)
             send = producer.send
             start_seq, start = self.seq, time.monotonic()
             while not self.stopping.is_set():
@@ -517,7 +519,7 @@ class LabResult:
             "topic": o.topic, "data_dir": self.data_dir, "sent": self.sent,
             "consumers": o.consumers, "group_session_ms": o.group_session_ms,
             "assignment_strategy": o.assignment_strategy, "member_down_s": o.member_down,
-            "one_broker_down": o.one_broker_down,
+            "one_broker_down": o.one_broker_down, "idempotence": o.idempotence,
             "verdict": self.verdict.as_dict(),
             "failover": {**_stats_dict(s, len(self.unresolved)),
                          "by_fault": {n: _stats_dict(fs, u) for n, (fs, u) in self.stats_by_fault().items()}},
@@ -1255,7 +1257,7 @@ def _run_lab(lab: "Lab", sup, opts: LabOptions, schedule) -> LabResult:
     if never:
         lab.notes.append(f"{len(never)} sends neither acknowledged nor failed when the producer closed "
                          "(counted as unacknowledged)")
-    verdict = fl.judge(acked, stored, failed + never, foreign)
+    verdict = fl.judge(acked, stored, failed + never, foreign, idempotent=opts.idempotence)
     group = lab.finish_group(acked) if lab.members is not None else None
     return LabResult(opts, sup.data_dir, verdict, lab.events, sorted(failovers, key=lambda f: (f.fault, f.partition)),
                      unresolved, load.sent, lab.notes, group)
@@ -1271,7 +1273,8 @@ def report(result: LabResult) -> list[str]:
         ("acknowledged", v.acknowledged, "records the producer had acknowledged"),
         ("found", v.found, "of those, read back"),
         ("lost", v.lost, "acknowledged, read back nowhere"),
-        ("duplicated", v.duplicated, "extra copies (retries of batches written after all; no idempotence)"),
+        ("duplicated", v.duplicated, "extra copies: an idempotent producer's must be 0" if v.idempotent
+         else "extra copies (retries of batches written after all; --no-idempotence)"),
         ("reordered", v.reordered, "acknowledged after a later-sent record in its partition"),
         ("wrong offset", v.wrong_offset, "read back, but not where acknowledged"),
         ("unacknowledged", v.unacknowledged, f"sends that failed (may be stored: {v.unacknowledged_stored} are)"),
@@ -1280,7 +1283,8 @@ def report(result: LabResult) -> list[str]:
     if v.foreign:
         rows.append(("foreign", v.foreign, "records read back that this run did not send"))
     lines = [f"verdict (seed {o.seed}, {o.duration:g} s, {sum(1 for e in result.faults if not e.skipped)} faults, "
-             f"RF {o.replication_factor}, min.insync.replicas {o.min_insync_replicas}, acks={o.acks}):"]
+             f"RF {o.replication_factor}, min.insync.replicas {o.min_insync_replicas}, acks={o.acks}, "
+             f"{'idempotent' if o.idempotence else 'not idempotent'}):"]
     lines += table(rows, ("RESULT", "RECORDS", "MEANING"), right=(1,)).splitlines()
     s = result.stats
     no_figure = [e for e in result.faults if not e.skipped and not e.partitions]
@@ -1308,12 +1312,14 @@ def report(result: LabResult) -> list[str]:
     for note in result.notes:
         lines.append(f"note: {note}")
     if v.ok:
-        lines.append(f"OK: nothing acknowledged was lost, reordered or moved ({v.acknowledged} records checked)")
+        lines.append(f"OK: nothing acknowledged was lost, reordered or moved"
+                     + (", nothing stored twice" if v.idempotent else "") + f" ({v.acknowledged} records checked)")
     elif not v.acknowledged:
         lines.append("FAIL: nothing was acknowledged, so the run proves nothing")
     else:
-        lines.append(f"FAIL: {v.lost} lost, {v.reordered} reordered, {v.wrong_offset} at a wrong offset "
-                     f"(repeat with --seed {o.seed})")
+        lines.append(f"FAIL: {v.lost} lost, {v.reordered} reordered, {v.wrong_offset} at a wrong offset"
+                     + (f", {v.duplicated} stored twice by an idempotent producer" if v.idempotent else "")
+                     + f" (repeat with --seed {o.seed})")
     if result.group is not None:
         lines += group_report(result)
     return lines
@@ -1386,7 +1392,7 @@ def run(args) -> int:
         min_insync_replicas=args.min_insync_replicas, acks=args.acks, broker_down=args.broker_down,
         pause=args.pause, rate=args.rate, consumers=args.consumers, group_session_ms=args.group_session_ms,
         assignment_strategy=args.assignment_strategy, member_down=args.member_down,
-        one_broker_down=args.one_broker_down,
+        one_broker_down=args.one_broker_down, idempotence=not args.no_idempotence,
     )
     try:
         opts = opts.resolved()

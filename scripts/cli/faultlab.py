@@ -377,26 +377,30 @@ class Verdict:
     unacknowledged_stored: int = 0  # ... of which read back
     stored: int = 0  # records read back
     foreign: int = 0  # records read back whose value is no sequence number of this run
+    idempotent: bool = False  # the producer was: then a duplicate is a failure, not a retry's side effect
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """Nothing acknowledged was lost, reordered or moved, and something was acknowledged at all."""
-        return self.acknowledged > 0 and not (self.lost or self.reordered or self.wrong_offset)
+        """Nothing acknowledged was lost, reordered or moved, something was acknowledged at all, and an
+        idempotent producer stored nothing twice."""
+        return self.acknowledged > 0 and not (self.lost or self.reordered or self.wrong_offset
+                                              or (self.idempotent and self.duplicated))
 
     def as_dict(self) -> dict:
         return {**asdict(self), "ok": self.ok}
 
 
 def judge(acknowledged: Iterable[Record], stored: Iterable[Record], unacknowledged: Iterable[int] = (),
-          foreign: int = 0) -> Verdict:
+          foreign: int = 0, idempotent: bool = False) -> Verdict:
     """Compare what the producer had acknowledged with what was read back.
 
     * lost — an acknowledged value read back nowhere;
     * wrong offset — read back, but not at the partition and offset acknowledged;
     * duplicated — a value read back more than once (each extra copy counts; a
       retried batch whose first attempt was written after all, as Kafka without
-      idempotence does: reported, not a failure);
+      idempotence does: reported, not a failure — unless ``idempotent``: an
+      idempotent producer stores each batch once, so then it fails the run);
     * reordered — in a partition's log, an acknowledged record standing after one
       sent later (each acknowledged record is taken where it was acknowledged, or
       at its first copy in that partition when it is not there);
@@ -404,7 +408,7 @@ def judge(acknowledged: Iterable[Record], stored: Iterable[Record], unacknowledg
     """
     acked = list(acknowledged)
     log = list(stored)
-    v = Verdict(acknowledged=len(acked), stored=len(log), foreign=foreign)
+    v = Verdict(acknowledged=len(acked), stored=len(log), foreign=foreign, idempotent=idempotent)
     at: dict[tuple[int, int], int] = {}
     copies: Counter = Counter()
     first_in: dict[tuple[int, int], int] = {}  # (partition, seq) -> first offset

@@ -278,6 +278,8 @@ def build_parser() -> Parser:
     p.add_argument("--record-size", type=non_negative_int, required=True, help="value size in bytes")
     p.add_argument("--throughput", type=int, default=-1, help="records/sec to aim for (-1: unthrottled)")
     p.add_argument("--acks", choices=ACKS, default="1", help="all, 1 or 0 (default 1)")
+    p.add_argument("--idempotence", action=argparse.BooleanOptionalAction, default=None,
+                   help="the idempotent producer (default: on exactly with --acks all, as in Kafka)")
     p.add_argument("--compression", choices=COMPRESSION, default="none")
     p.add_argument("--batch-size", type=positive_int, default=65536)
     p.add_argument("--linger-ms", type=non_negative_int, default=5)
@@ -339,6 +341,9 @@ def build_parser() -> Parser:
                         "eager; cooperative-sticky alone is incremental)")
     p.add_argument("--member-down", type=positive_seconds, default=3.0, metavar="S",
                    help="how long after a member fault its new process starts (default 3)")
+    p.add_argument("--no-idempotence", action="store_true",
+                   help="produce without idempotence (with acks=all it is on, as in Kafka): a retried batch "
+                        "written after all is then stored twice, which the verdict reports")
     p.add_argument("--one-broker-down", action="store_true",
                    help="skip a broker or stop fault while another broker is still down, so the cluster never "
                         "drops below min.insync.replicas because of two overlapping broker faults")

@@ -150,13 +150,15 @@ def produce(args) -> int:
     from wire import Producer
 
     bootstrap = cli.bootstrap(args)
-    _print(f"perf produce: bootstrap={bootstrap} topic={args.topic} num-records={args.num_records} "
-           f"record-size={args.record_size} throughput={args.throughput} acks={args.acks} "
-           f"compression={args.compression} batch-size={args.batch_size} linger-ms={args.linger_ms} "
-           f"reporting-interval={args.reporting_interval}ms")
     value = payload(args.record_size)
     producer = Producer(bootstrap=bootstrap, acks=_acks(args.acks), compression=args.compression,
-                        batch_size=args.batch_size, linger_ms=args.linger_ms)
+                        batch_size=args.batch_size, linger_ms=args.linger_ms,
+                        enable_idempotence=getattr(args, "idempotence", None))
+    _print(f"perf produce: bootstrap={bootstrap} topic={args.topic} num-records={args.num_records} "
+           f"record-size={args.record_size} throughput={args.throughput} acks={args.acks} "
+           f"idempotence={'on' if producer.enable_idempotence else 'off'} "
+           f"compression={args.compression} batch-size={args.batch_size} linger-ms={args.linger_ms} "
+           f"reporting-interval={args.reporting_interval}ms")
     stats = ProduceStats(args.num_records, args.record_size, args.reporting_interval)
     throttle = Throttle(args.throughput, stats.start) if args.throughput > 0 else None
     window = in_flight_window(args.record_size)

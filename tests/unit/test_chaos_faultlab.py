@@ -331,6 +331,14 @@ def test_duplicates_of_a_retried_batch_are_counted_but_not_a_failure():
     assert v.ok
 
 
+def test_a_duplicate_fails_the_run_when_the_producer_was_idempotent():
+    acked = [Record(0, 3 + i, i) for i in range(3)]
+    stored = [Record(0, i, i) for i in range(3)] + acked
+    v = fl.judge(acked, stored, idempotent=True)
+    assert v.duplicated == 3 and not v.ok and fl.exit_status(v) == 1
+    assert fl.judge(acked, acked, idempotent=True).ok  # each stored once: fine
+
+
 def test_a_record_behind_a_later_one_is_reordered():
     acked = [Record(0, 0, 0), Record(0, 1, 3), Record(0, 2, 6)]
     stored = [Record(0, 0, 0), Record(0, 1, 6), Record(0, 2, 3)]  # 3 and 6 swapped in the log

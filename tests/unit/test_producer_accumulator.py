@@ -189,3 +189,16 @@ def test_record_count_follows_appends_drains_and_retries():
     acc.reenqueue(sent, 0.0)
     assert acc.records == 2
     assert len(acc.abort_all()) == 2 and acc.records == 0
+
+
+def test_an_idempotent_drain_takes_at_most_max_batches_and_never_mixes_producer_ids():
+    acc = RecordAccumulator(batch_size=100, linger_ms=0)
+    for i in range(8):
+        add(acc, TP0, b"v%d" % i + b"x" * 80)  # one record fills a batch
+    assert len(acc.drain(TP0, 1 << 20, max_batches=5)) == 5
+    left = acc.queued(TP0)
+    assert len(left) == 3
+    left[0].producer_id, left[0].sequence = 7, 40  # sent under an earlier producer id, being retried
+    taken = acc.drain(TP0, 1 << 20, max_batches=5, producer_id=9)
+    assert taken == [left[0]]  # alone: the others go under producer 9
+    assert acc.drain(TP0, 1 << 20, max_batches=5, producer_id=9) == left[1:]

@@ -43,7 +43,7 @@ class ProducerBatch:
 
     __slots__ = (
         "tp", "builder", "entries", "created", "size", "data", "closed",
-        "attempts", "retry_at", "last_error", "solo",
+        "attempts", "retry_at", "last_error", "solo", "producer_id", "sequence",
     )
 
     def __init__(self, tp, compression, now: float):
@@ -58,6 +58,8 @@ class ProducerBatch:
         self.retry_at = 0.0
         self.last_error: Exception | None = None
         self.solo = False  # send alone (its neighbours were rejected together with it)
+        self.producer_id = -1  # an idempotent producer's id and first sequence, once numbered
+        self.sequence = -1
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -69,6 +71,10 @@ class ProducerBatch:
             self.builder = None
             self.closed = True
         return self.data
+
+
+def _owner(batch: ProducerBatch, producer_id: int) -> int:
+    return batch.producer_id if batch.sequence >= 0 else producer_id
 
 
 class RecordAccumulator:
@@ -126,14 +132,23 @@ class RecordAccumulator:
                 soonest = when
         return soonest
 
-    def drain(self, tp, max_bytes: int) -> list[ProducerBatch]:
-        """Take head batches of ``tp`` for one request: in order, at most ``max_bytes`` (at least one)."""
+    def drain(self, tp, max_bytes: int, max_batches: int | None = None,
+              producer_id: int | None = None) -> list[ProducerBatch]:
+        """Take head batches of ``tp`` for one request: in order, at most ``max_bytes`` (at least one)
+        and at most ``max_batches``.
+
+        ``producer_id`` (an idempotent producer's current id): every batch taken is of
+        one producer id — its own if it was numbered, else this one — so a batch left
+        numbered under an earlier id never shares a request (and a refusal) with others.
+        """
         queue = self._queues.get(tp)
         taken: list[ProducerBatch] = []
         total = 0
         while queue:
             batch = queue[0]
-            if taken and batch.solo:
+            if taken and (batch.solo or len(taken) == max_batches):
+                break
+            if taken and producer_id is not None and _owner(batch, producer_id) != _owner(taken[0], producer_id):
                 break
             size = len(batch.build())
             if taken and total + size > max_bytes:
@@ -182,6 +197,9 @@ class RecordAccumulator:
 
     def partitions(self) -> list:
         return list(self._queues)
+
+    def queued(self, tp) -> list[ProducerBatch]:
+        return list(self._queues.get(tp, ()))
 
     def __bool__(self) -> bool:
         return bool(self._queues)

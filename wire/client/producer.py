@@ -7,11 +7,11 @@ socket, because ZeroMQ sockets are not thread-safe. Callbacks, interceptors'
 ``on_acknowledgement`` and future completion all run on that thread, in
 per-partition order: keep them short.
 
-Idempotence (``enable_idempotence=True``) is accepted but NOT implemented yet: the
-cluster has no producer-id/sequence protocol, so a retried batch whose first
-attempt was written after all is stored twice. Order within a partition is kept
-(one request per partition in flight); duplicates after retries are possible, as
-with any Kafka producer without idempotence.
+Idempotence (``enable_idempotence``, Kafka's rule for its default): on when
+``acks="all"`` unless set to False, and then a retried batch whose first attempt
+was stored after all is answered with its stored offsets instead of being written
+twice (``wire.client.sender``; the broker side is ``storage.producer_state``).
+Order within a partition is kept either way (one request per partition in flight).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class ProducerConfig:
     max_request_size: int = 1048576
     buffer_memory: int = 33554432
     retries: int = 2147483647
+    enable_idempotence: bool = False
     retry_backoff_ms: float = 100
     retry_backoff_max_ms: float = 1000
     request_timeout_ms: float = 30000
@@ -178,7 +179,7 @@ class Producer:
         delivery_timeout_ms: float = 120000,
         max_block_ms: float = 5000,
         metadata_max_age_ms: float = 300000,
-        enable_idempotence: bool = False,
+        enable_idempotence: bool | None = None,
         interceptors=None,
         max_in_flight: int = 5,
         key_serializer=None,
@@ -210,11 +211,7 @@ class Producer:
                 f"delivery_timeout_ms={delivery_timeout_ms} must be at least linger_ms + request_timeout_ms "
                 f"({linger_ms + request_timeout_ms}), or no batch could be retried"
             )
-        if enable_idempotence:
-            log.warning(
-                "enable_idempotence=True is accepted but not implemented yet: retries may write a batch "
-                "twice (order within a partition is still kept)"
-            )
+        idempotent = _idempotence(enable_idempotence, _ACKS[acks], retries, max_in_flight)
         self.config = ProducerConfig(
             bootstrap=parse_bootstrap(bootstrap), acks=_ACKS[acks], compression=compression.lower(),
             partitioner=partitioner, linger_ms=linger_ms, batch_size=batch_size,
@@ -223,9 +220,9 @@ class Producer:
             request_timeout_ms=request_timeout_ms, delivery_timeout_ms=delivery_timeout_ms,
             max_block_ms=max_block_ms, metadata_timeout_ms=min(request_timeout_ms, 5000),
             metadata_max_age_ms=metadata_max_age_ms, max_in_flight=max_in_flight,
-            allow_auto_create_topics=allow_auto_create_topics,
+            allow_auto_create_topics=allow_auto_create_topics, enable_idempotence=idempotent,
         )
-        self.enable_idempotence = bool(enable_idempotence)
+        self.enable_idempotence = idempotent
         self._record_limit = min(max_request_size, buffer_memory) - HEADER_SIZE
         self._key_serializer = key_serializer
         self._value_serializer = value_serializer
@@ -401,3 +398,22 @@ class Producer:
 
     def __repr__(self) -> str:
         return f"Producer(bootstrap={','.join(self.config.bootstrap)!r}, acks={self.config.acks})"
+
+
+def _idempotence(asked: bool | None, acks: int, retries: int, max_in_flight: int) -> bool:
+    """Whether the producer is idempotent, by Kafka's rules (``ProducerConfig``, KIP-679).
+
+    Asked for explicitly, it needs acks=all, retries > 0 and at most 5 requests in
+    flight per connection, or the config is refused. Left unset it is on exactly
+    when those hold (Kafka >= 3.2 turns it off quietly otherwise): zafka's default
+    acks=1 leaves it off, acks="all" turns it on.
+    """
+    if asked is not None and not isinstance(asked, bool):
+        raise ClientConfigError(f"invalid value {asked!r} for enable_idempotence: use True, False or None")
+    conflicts = [text for bad, text in (
+        (acks != -1, "acks must be 'all'"), (retries == 0, "retries must be above 0"),
+        (max_in_flight > 5, "max_in_flight must be at most 5"),
+    ) if bad]
+    if asked and conflicts:
+        raise ClientConfigError(f"enable_idempotence=True needs: {'; '.join(conflicts)}")
+    return asked if asked is not None else not conflicts

@@ -11,6 +11,17 @@ Retriable failures (no leader yet, ``NotLeader``, timeouts, a lost connection,
 ``NotEnoughReplicas``) refresh metadata with backoff and retry until ``retries`` or
 ``delivery_timeout_ms`` run out; then the records fail with the last error's type.
 
+With idempotence (``enable_idempotence``) the thread first asks a broker for a
+producer id (``InitProducerId``) and numbers each batch when it first sends it:
+per partition, sequences count records from 0. A retry resends the same numbers,
+so a batch whose first attempt was stored after all is answered with the offsets
+it was stored at instead of being written twice, and a request holds at most
+``IDEMPOTENT_BATCHES_PER_REQUEST`` batches, all the broker remembers per
+producer. When a numbered batch fails for good (its delivery timeout, or a broker
+that lacks a batch before it: ``OutOfOrderSequenceNumber``) the partition's
+sequence can no longer continue: the thread takes a new producer id, and that
+partition's waiting batches are numbered afresh under it.
+
 Every record ends in ``complete_records`` — acknowledged, failed, expired or aborted
 here through ``Sender._complete`` (which then counts flushes down and frees buffer
 memory), or refused at once by ``send``.
@@ -26,7 +37,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from typing import NamedTuple
 
-from storage.batch import HEADER_SIZE
+from storage.batch import HEADER_SIZE, with_producer_state
 from wire.client.accumulator import ProducerBatch, RecordAccumulator
 from wire.client.errors import ClientClosed
 from wire.client.interceptors import InterceptorChain
@@ -36,8 +47,10 @@ from wire.client.records import RecordMetadata
 from wire.connections import ConnectionPool, Reply, Waker
 from wire.errors import (
     METADATA_REFRESH_ERRORS,
+    InvalidProducerEpoch,
     LeaderNotAvailable,
     NotLeader,
+    OutOfOrderSequenceNumber,
     RecordTooLarge,
     RequestTimedOut,
     UnknownServerError,
@@ -45,7 +58,7 @@ from wire.errors import (
     ZafkaError,
     error_for,
 )
-from wire.produce import Produce, ProduceResponse
+from wire.produce import InitProducerId, InitProducerIdResponse, Produce, ProduceResponse
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +67,8 @@ _METADATA_ERRORS = METADATA_REFRESH_ERRORS
 _EXPIRY_CHECK = 0.05  # seconds between delivery-timeout scans
 _STALL_S = 0.5  # a produce unanswered this long makes the producer check whether its leader moved
 _IDLE_WAIT = 1.0
+IDEMPOTENT_BATCHES_PER_REQUEST = 5  # what a broker remembers per producer (storage.producer_state)
+_SEQUENCE_BREAKING = (OutOfOrderSequenceNumber, InvalidProducerEpoch)
 
 
 class PendingRecord(NamedTuple):
@@ -149,6 +164,15 @@ class _InFlight:
         self.sent_at = sent_at
 
 
+class _IdentityRequest:
+    """The context of an ``InitProducerId`` in flight."""
+
+    __slots__ = ("endpoint",)
+
+    def __init__(self, endpoint: str):
+        self.endpoint = endpoint
+
+
 class Sender(threading.Thread):
     def __init__(self, producer_config, incoming: deque, waker: Waker, release, interceptors: InterceptorChain):
         super().__init__(name="zafka-producer-sender", daemon=True)
@@ -178,6 +202,15 @@ class Sender(threading.Thread):
         self.stop_marker: StopMarker | None = None
         self._next_expiry_check = 0.0
         self.crashed: BaseException | None = None
+        # idempotence: this producer's id (-1: none yet), the next sequence per partition
+        self.idempotent = c.enable_idempotence
+        self.producer_id = -1
+        self.producer_epoch = -1
+        self.next_sequence: dict[tuple, int] = {}
+        self.identity_request: _IdentityRequest | None = None
+        self.identity_retry_at = 0.0
+        self.identity_attempts = 0
+        self.identity_error: ZafkaError | None = None
 
     # -- thread body ---------------------------------------------------------------------
     def run(self) -> None:
@@ -203,6 +236,8 @@ class Sender(threading.Thread):
             if now >= self._next_expiry_check:
                 self._expire(now)
                 self._next_expiry_check = now + _EXPIRY_CHECK
+            if self.idempotent and self.producer_id < 0:
+                self._request_identity(now)
             self._send_ready(now)
             timeout = self._wait_time(time.monotonic())
             self.idle = True
@@ -211,7 +246,9 @@ class Sender(threading.Thread):
             events = self.pool.poll(timeout * 1000)
             self.idle = False
             for event in events:
-                if isinstance(event, Reply):
+                if isinstance(event.context, _IdentityRequest):
+                    self._on_identity(event)
+                elif isinstance(event, Reply):
                     self._on_reply(event.context, event.response)
                 else:
                     self._on_failure(event.context, event.error)
@@ -223,6 +260,10 @@ class Sender(threading.Thread):
         return self.in_flight.keys() | self.no_leader | self.blocked
 
     def _wait_time(self, now: float) -> float:
+        if self.idempotent and self.producer_id < 0 and self.outstanding:
+            if self.identity_request is not None:  # its reply wakes the poll
+                return _EXPIRY_CHECK
+            return min(max(self.identity_retry_at - now, 0.0), _EXPIRY_CHECK)
         skip = self._skip()
         soonest = self.acc.next_ready_time(now, skip, bool(self.flushes))
         due = self.metadata.next_due() if self.outstanding else None
@@ -358,9 +399,89 @@ class Sender(threading.Thread):
         if self.pending:
             self._route_pending(time.monotonic())
 
+    # -- idempotence ---------------------------------------------------------------------
+    def _request_identity(self, now: float) -> None:
+        """Ask a broker for a producer id (once records wait for one, one request at a time)."""
+        if self.identity_request is not None or now < self.identity_retry_at or not self.outstanding:
+            return
+        endpoints = self.metadata.endpoints()
+        endpoint = endpoints[self.identity_attempts % len(endpoints)]
+        request = self.identity_request = _IdentityRequest(endpoint)
+        try:
+            self.pool.send(endpoint, InitProducerId(), timeout_ms=self.cfg.request_timeout_ms, context=request)
+        except ZafkaError as exc:
+            self._identity_failed(exc, now)
+
+    def _on_identity(self, event) -> None:
+        if event.context is not self.identity_request:
+            return
+        now = time.monotonic()
+        if not isinstance(event, Reply):
+            self._identity_failed(event.error, now)
+            return
+        response = event.response
+        if response.error or not isinstance(response, InitProducerIdResponse):
+            error = error_for(response.error, response.message) if response.error else UnknownServerError(
+                f"unexpected reply {type(response).__name__} to InitProducerId")
+            if not error.retriable:
+                self._fail_all_waiting(type(error)(f"no producer id for the idempotent producer: {error}"))
+            self._identity_failed(error, now)
+            return
+        self.identity_request = None
+        self.identity_attempts = 0
+        self.identity_error = None
+        self.producer_id, self.producer_epoch = response.producer_id, response.producer_epoch
+        log.debug("idempotent producer id %d epoch %d", self.producer_id, self.producer_epoch)
+
+    def _identity_failed(self, error: ZafkaError, now: float) -> None:
+        self.identity_request = None
+        self.identity_error = error
+        self.identity_attempts += 1
+        backoff = min(self.cfg.retry_backoff_ms * 2 ** (self.identity_attempts - 1), self.cfg.retry_backoff_max_ms)
+        self.identity_retry_at = now + backoff / 1000
+        log.debug("InitProducerId failed (%s); retrying in %.0f ms", error, backoff)
+
+    def _fail_all_waiting(self, error: ZafkaError) -> None:
+        """A refusal no retry can change: every record waiting in the accumulator fails with it."""
+        for batch in self.acc.abort_all():
+            self._complete_batch(batch, -1, error)
+
+    def _number(self, batches: list[ProducerBatch]) -> None:
+        """Give each batch that has none the partition's next sequence under this producer id."""
+        for batch in batches:
+            if batch.sequence >= 0:
+                continue  # a retry resends the very numbers it was first sent with
+            tp = batch.tp
+            seq = self.next_sequence.get(tp, 0)
+            batch.producer_id, batch.sequence = self.producer_id, seq
+            batch.data = with_producer_state(batch.data, self.producer_id, self.producer_epoch, seq)
+            self.next_sequence[tp] = (seq + len(batch)) & 0x7FFFFFFF  # sequences wrap after 2**31 - 1
+
+    def _sequence_broken(self, tp) -> None:
+        """A numbered batch of ``tp`` failed for good: the sequence cannot go on past it. Take a new
+        producer id (nothing of ``tp`` is in flight now).
+
+        ``tp``'s batches never sent are numbered afresh under it. Those already sent keep
+        their numbers — one may be stored, and renumbering it would store it twice;
+        if it is not, the broker refuses it (``OutOfOrderSequenceNumber``) and its
+        records fail with that error, never silently duplicated. A request never mixes
+        producer ids (``RecordAccumulator.drain``), so such a refusal takes no fresh
+        batch with it.
+        """
+        if self.producer_id >= 0:
+            log.warning("%s-%d: a numbered batch failed for good; the idempotent producer takes a new producer id",
+                        tp[0], tp[1])
+        self.producer_id = self.producer_epoch = -1
+        self.next_sequence.clear()
+        for batch in self.acc.queued(tp):
+            if batch.attempts == 0:
+                batch.producer_id = batch.sequence = -1
+
     # -- sending -----------------------------------------------------------------------
     def _send_ready(self, now: float) -> None:
         self.blocked.clear()
+        if self.idempotent and self.producer_id < 0:
+            return  # batches wait for the producer id
         for tp in self.acc.ready(now, self._skip(), bool(self.flushes)):
             endpoint = self.metadata.leader_endpoint(*tp)
             if endpoint is None:
@@ -370,7 +491,12 @@ class Sender(threading.Thread):
             if self.pool.in_flight(endpoint) >= self.cfg.max_in_flight:
                 self.blocked.add(tp)  # that endpoint's next reply wakes the thread
                 continue
-            batches = self.acc.drain(tp, self.cfg.max_request_size)
+            if self.idempotent:
+                batches = self.acc.drain(tp, self.cfg.max_request_size, IDEMPOTENT_BATCHES_PER_REQUEST,
+                                         self.producer_id)
+                self._number(batches)
+            else:
+                batches = self.acc.drain(tp, self.cfg.max_request_size)
             data = batches[0].data if len(batches) == 1 else b"".join(b.data for b in batches)
             request = Produce(topic=tp[0], partition=tp[1], acks=self.cfg.acks,
                               timeout_ms=int(self.cfg.request_timeout_ms))
@@ -407,6 +533,11 @@ class Sender(threading.Thread):
             return
         offset = response.base_offset
         append_time = response.log_append_time
+        if response.batch_offsets and len(response.batch_offsets) == len(flight.batches):
+            # some batches were stored by an earlier attempt: each one's offset is where it was stored
+            for batch, offset in zip(flight.batches, response.batch_offsets):
+                self._complete_batch(batch, offset, None, append_time)
+            return
         for batch in flight.batches:
             count = len(batch)  # completion empties the batch
             self._complete_batch(batch, offset, None, append_time)
@@ -437,6 +568,7 @@ class Sender(threading.Thread):
                 retry.append(batch)
             else:
                 failed.append(batch)
+        broken = any(b.sequence >= 0 for b in failed) or isinstance(error, _SEQUENCE_BREAKING)
         for batch in failed:
             self._complete_batch(batch, -1, self._final_error(batch, error))
         if retry:
@@ -444,6 +576,8 @@ class Sender(threading.Thread):
             delay = min(cfg.retry_backoff_ms * 2 ** (attempts - 1), cfg.retry_backoff_max_ms) / 1000 if backoff else 0.0
             log.debug("retrying %d batches of %s-%d in %.3f s after %s", len(retry), tp[0], tp[1], delay, error)
             self.acc.reenqueue(retry, now + delay)
+        if broken and self.idempotent:
+            self._sequence_broken(tp)
 
     def _final_error(self, batch: ProducerBatch, error: ZafkaError) -> ZafkaError:
         if not error.retriable:
@@ -475,8 +609,13 @@ class Sender(threading.Thread):
             )
             if cause is None and batch.tp in self.no_leader:
                 cause = LeaderNotAvailable(f"{batch.tp[0]}-{batch.tp[1]} has no leader")
+            if cause is None and self.idempotent and self.producer_id < 0 and self.identity_error is not None:
+                cause = self.identity_error  # the records waited for a producer id in vain
             error = type(cause)(f"{text}: {cause}") if cause is not None else RequestTimedOut(text)
+            numbered = batch.sequence >= 0
             self._complete_batch(batch, -1, error)
+            if numbered:
+                self._sequence_broken(batch.tp)
 
     # -- completion ----------------------------------------------------------------------
     def _complete_batch(self, batch: ProducerBatch, base_offset: int, error, append_time: int = -1) -> None:
