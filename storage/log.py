@@ -40,7 +40,7 @@ from .errors import (
     StorageError,
 )
 from .lock import DirectoryLock
-from .producer_state import BatchMetadata, ProducerBatch, ProducerStateManager
+from .producer_state import NO_PRODUCER_ID, BatchMetadata, ProducerBatch, ProducerStateManager
 from .recovery import recover_segment
 from .segment import (
     CLEANED_SUFFIX,
@@ -300,7 +300,7 @@ class Log:
             check_keys(data, headers, os.path.basename(self.directory))
         twins = None
         for h in headers:
-            if h.producer_id >= 0:
+            if h.producer_id != NO_PRODUCER_ID:
                 twins = self._check_producers(headers)
                 break
         view = memoryview(data)

@@ -39,7 +39,7 @@ import msgspec
 from crc32c import crc32c
 
 from .checkpoint import write_atomically
-from .errors import CorruptSnapshotError, InvalidProducerEpochError, OutOfOrderSequenceError
+from .errors import CorruptSnapshotError, InvalidProducerEpochError, InvalidRecordError, OutOfOrderSequenceError
 
 NUM_BATCHES_TO_RETAIN = 5  # Kafka's: an idempotent producer has at most 5 requests in flight
 SNAPSHOT_SUFFIX = ".snapshot"
@@ -133,8 +133,9 @@ class ProducerStateManager:
     def check(self, batches: Iterable[ProducerBatch]) -> list[BatchMetadata | None]:
         """For each batch of one payload in order: its stored twin (a duplicate) or None (to be written).
 
-        Raises ``InvalidProducerEpochError`` or ``OutOfOrderSequenceError`` for the
-        first batch that breaks the rules; then nothing of the payload may be
+        Raises ``InvalidProducerEpochError``, ``OutOfOrderSequenceError`` or, for a
+        producer id, epoch or sequence below 0, ``InvalidRecordError`` for the first
+        batch that breaks the rules; then nothing of the payload may be
         written. Batches without a producer id pass unchecked. Nothing changes here:
         ``update`` records what was written.
         """
@@ -144,6 +145,11 @@ class ProducerStateManager:
             if b.producer_id == NO_PRODUCER_ID:
                 results.append(None)
                 continue
+            if b.producer_id < 0 or b.epoch < 0 or b.first_seq < 0:
+                raise InvalidRecordError(
+                    f"a batch of producer {b.producer_id} needs a producer id, epoch and base sequence of at least "
+                    f"0 (epoch {b.epoch}, base sequence {b.first_seq})"
+                )
             entry = self.producers.get(b.producer_id)
             epoch, last_seq = ahead.get(b.producer_id, (entry.epoch, entry.last_seq) if entry else (-1, -1))
             if entry is not None and b.epoch < entry.epoch:

@@ -233,3 +233,13 @@ def test_producer_id_expiration_ms_in_the_broker_config_is_what_a_replica_expire
         assert log.expire_producers(60_999) == [] and log.expire_producers(61_000) == [3]
     default, _ = BrokerConfig.from_properties({})
     assert default.producer_id_expiration_ms == 86_400_000  # Kafka's default: a day
+
+
+def test_a_batch_with_a_producer_id_but_a_negative_epoch_or_sequence_is_refused_and_changes_nothing(tmp_path):
+    from storage.errors import InvalidRecordError
+
+    with Log(str(tmp_path / "p")) as log:
+        for pid, epoch, seq in ((5, -1, 0), (5, 0, -1), (-7, 0, 0)):
+            with pytest.raises(InvalidRecordError, match="at least 0"):
+                log.append(build_batch([b"x"], producer_id=pid, producer_epoch=epoch, base_sequence=seq))
+        assert log.log_end_offset == 0 and log.producer_state.producers == {}
