@@ -313,17 +313,7 @@ class Log:
         max_ts, count, size = -1, 0, 0
         for h in headers:
             next_offset = base + h.last_offset_delta + 1
-            if append_time >= 0:
-                batch_ts = append_time
-                chunks = log_append_time_chunks(view, h, base, leader_epoch, append_time)
-            else:
-                batch_ts = h.max_timestamp
-                chunks = (stamped_prefix(base, h.batch_length, leader_epoch),
-                          view[h.position + STAMPED_PREFIX_SIZE : h.position + h.size])
-            self._write_batch(chunks, h.size, base, next_offset, batch_ts)
-            if twins is not None and h.producer_id >= 0:
-                self.producer_state.update(ProducerBatch(h.producer_id, h.producer_epoch, h.base_sequence, base,
-                                                         next_offset - 1, batch_ts))
+            batch_ts = self._write_as_leader(view, h, base, leader_epoch, append_time, twins is not None)
             if batch_ts > max_ts:
                 max_ts = batch_ts
             count += h.record_count
@@ -331,6 +321,23 @@ class Log:
             base = next_offset
         self._after_append(count)
         return AppendInfo(first, base - 1, max_ts, count, size, append_time)
+
+    def _write_as_leader(self, view, h: BatchHeader, base: int, leader_epoch: int, append_time: int,
+                         idempotent: bool) -> int:
+        """Write one producer batch at ``base`` (stamped, re-timed under LogAppendTime); its timestamp."""
+        next_offset = base + h.last_offset_delta + 1
+        if append_time >= 0:
+            batch_ts = append_time
+            chunks = log_append_time_chunks(view, h, base, leader_epoch, append_time)
+        else:
+            batch_ts = h.max_timestamp
+            chunks = (stamped_prefix(base, h.batch_length, leader_epoch),
+                      view[h.position + STAMPED_PREFIX_SIZE : h.position + h.size])
+        self._write_batch(chunks, h.size, base, next_offset, batch_ts)
+        if idempotent and h.producer_id >= 0:
+            self.producer_state.update(ProducerBatch(h.producer_id, h.producer_epoch, h.base_sequence, base,
+                                                     next_offset - 1, batch_ts))
+        return batch_ts
 
     def _check_producers(self, headers: list[BatchHeader]) -> list[BatchMetadata | None]:
         """The idempotence rules (``storage.producer_state``): each batch's stored twin, or None."""
@@ -350,17 +357,7 @@ class Log:
             else:
                 base = self.segments[-1].next_offset
                 end = base + h.last_offset_delta
-                if append_time >= 0:
-                    batch_ts = append_time
-                    chunks = log_append_time_chunks(view, h, base, leader_epoch, append_time)
-                else:
-                    batch_ts = h.max_timestamp
-                    chunks = (stamped_prefix(base, h.batch_length, leader_epoch),
-                              view[h.position + STAMPED_PREFIX_SIZE : h.position + h.size])
-                self._write_batch(chunks, h.size, base, end + 1, batch_ts)
-                if h.producer_id >= 0:
-                    self.producer_state.update(ProducerBatch(h.producer_id, h.producer_epoch, h.base_sequence,
-                                                             base, end, batch_ts))
+                batch_ts = self._write_as_leader(view, h, base, leader_epoch, append_time, True)
                 offsets.append(base)
                 start = base
                 count += h.record_count

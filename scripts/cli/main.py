@@ -230,7 +230,8 @@ def build_parser() -> Parser:
     p.add_argument("--key", help="the key of every record")
     p.add_argument("--key-separator", type=separator, metavar="SEP",
                    help="split each line into key SEP value (Kafka's parse.key)")
-    p.add_argument("--acks", choices=ACKS, default="all", help="all, 1 or 0 (default all)")
+    p.add_argument("--acks", choices=ACKS, default="all",
+                   help="all, 1 or 0 (default all: the idempotent producer, so a retry is never stored twice)")
     p.add_argument("--compression", choices=COMPRESSION, default="none", help="batch codec (default none)")
     p.add_argument("--partition", type=non_negative_int, help="send every record to this partition")
     p.add_argument("--linger-ms", type=non_negative_int, default=5, help="batching delay (default 5)")
