@@ -50,7 +50,7 @@ from storage.log import EARLIEST_TIMESTAMP
 from wire import control, errors
 from wire.fetch import EpochEndOffset, EpochEndOffsetResponse, Fetch, FetchResponse, ListOffsets, ListOffsetsResponse
 from wire.metadata import ClusterImage
-from wire.produce import Produce, ProduceResponse
+from wire.produce import DescribeProducers, DescribeProducersResponse, Produce, ProduceResponse, ProducerState
 
 from .children import fetcher_name, leader_name
 from .config import effective_topic_configs
@@ -143,6 +143,7 @@ class PartitionReplica(Actor):
             Fetch: self.fetch,
             ListOffsets: self.list_offsets,
             EpochEndOffset: self.epoch_end_offset,
+            DescribeProducers: self.describe_producers,
             control.ApplyRetention: self.apply_retention,
             control.ReplicaStatus: self.status,
             control.Ping: lambda *_: control.Ack(),
@@ -437,6 +438,16 @@ class PartitionReplica(Actor):
             self.acks.append(PendingAck(peer, request.corr, info.last_offset + 1, deadline, response))
             return None
         return response
+
+    def describe_producers(self, request: DescribeProducers, frames, peer):
+        self._check_leader()
+        if request.topic != self.topic or request.partition != self.partition:
+            raise errors.NotLeader(f"this is the leader of {self.topic}-{self.partition}")
+        return DescribeProducersResponse(producers=[
+            ProducerState(producer_id=e.producer_id, producer_epoch=e.epoch, last_sequence=e.last_seq,
+                          last_timestamp=e.last_timestamp, last_offset=e.batches[-1].last_offset if e.batches else -1)
+            for _, e in sorted(self.log_.producer_state.producers.items())
+        ])
 
     # -- fetch -----------------------------------------------------------------------
     def _read(self, request: Fetch) -> bytes:

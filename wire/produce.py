@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import msgspec
+
 from .base import Request, Response
 
 
@@ -43,3 +45,22 @@ class InitProducerId(Request, tag="init_producer_id"):
 class InitProducerIdResponse(Response, tag="init_producer_id_r"):
     producer_id: int = -1
     producer_epoch: int = -1
+
+
+class DescribeProducers(Request, tag="describe_producers"):
+    """The idempotent producers a partition's leader knows (Kafka's DescribeProducers, KIP-664)."""
+
+    topic: str
+    partition: int
+
+
+class ProducerState(msgspec.Struct, omit_defaults=True):
+    producer_id: int
+    producer_epoch: int
+    last_sequence: int
+    last_timestamp: int  # the max timestamp of its last batch (what producer.id.expiration.ms counts from)
+    last_offset: int = -1  # where its last batch ends (zafka's own field)
+
+
+class DescribeProducersResponse(Response, tag="describe_producers_r"):
+    producers: list[ProducerState] = []

@@ -171,6 +171,12 @@ def build_parser() -> Parser:
     p.add_argument("stopped_id", type=non_negative_int, metavar="ID", help="the broker to stop")
     p.add_argument("--timeout", type=positive_seconds, default=60.0, metavar="S", help="seconds to wait (default 60)")
 
+    producers = group("producers", "idempotent producers' state on the partition leaders")
+    p = leaf(producers, "describe", ("producers", "describe"),
+             "the producers each partition's leader dedupes retries against (Kafka's describe-producers)")
+    p.add_argument("--topic", required=True)
+    p.add_argument("--partition", type=non_negative_int, help="only this partition (default: every one)")
+
     leaders = group("leaders", "leader elections on demand")
     p = leaf(leaders, "elect", ("leaders", "elect"), "move leadership back to each partition's preferred replica")
     p.add_argument("--preferred", action="store_true", help="elect each partition's first replica where it is in sync")

@@ -121,3 +121,34 @@ def test_producer_ids_are_unique_across_brokers_and_a_controller_restart(make_cl
             raise AssertionError("a transactional id was accepted")
         except errors.InvalidRequest as exc:
             assert "not built yet" in str(exc)
+
+
+def test_describe_producers_shows_what_each_leader_dedupes_against(make_cluster, tmp_path):
+    from .test_cli import ok, one_line_error, zafka
+
+    data_dir = tmp_path / "cluster"
+    cluster = make_cluster(brokers=1, data_dir=data_dir)
+    with Admin(bootstrap=cluster.bootstrap) as admin:
+        admin.create_topic("seen", partitions=2)
+        admin.create_topic("plain")
+    # `zafka produce` is idempotent (acks all by default): 5 records to partition 1
+    ok(zafka(data_dir, "produce", "seen", "--partition", "1", stdin="".join(f"r{i}\n" for i in range(5))))
+    ok(zafka(data_dir, "produce", "plain", "--acks", "1", stdin="x\n"))
+    with Admin(bootstrap=cluster.bootstrap) as admin:
+        states = admin.describe_producers("seen")
+        assert states[0] == [] and len(states[1]) == 1
+        (state,) = states[1]
+        assert (state.producer_epoch, state.last_sequence, state.last_offset) == (0, 4, 4)
+        assert state.producer_id >= 0 and state.last_timestamp > 0
+        assert admin.describe_producers("plain") == {0: []}  # acks=1: not idempotent, nothing remembered
+        try:
+            admin.describe_producers("seen", [7])
+            raise AssertionError("a partition the topic lacks was described")
+        except errors.UnknownTopicOrPartition as exc:
+            assert "not [7]" in str(exc)
+    lines = ok(zafka(data_dir, "producers", "describe", "--topic", "seen")).splitlines()
+    assert lines[0].split() == ["PARTITION", "PRODUCER-ID", "EPOCH", "LAST-SEQUENCE", "LAST-OFFSET", "LAST-WRITE"]
+    assert lines[1].split()[:5] == ["1", str(state.producer_id), "0", "4", "4"]
+    result = zafka(data_dir, "producers", "describe", "--topic", "plain")
+    assert "no idempotent producer has written to plain" in ok(result) + result.stderr
+    assert "does not exist" in one_line_error(zafka(data_dir, "producers", "describe", "--topic", "nope"))

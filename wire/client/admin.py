@@ -50,6 +50,7 @@ from wire.errors import (
     NonEmptyGroup,
     NotCoordinator,
     NotController,
+    NotLeader,
     RequestTimedOut,
     TopicAlreadyExists,
     UnknownMemberId,
@@ -59,6 +60,7 @@ from wire.errors import (
 )
 from wire.fetch import EARLIEST, LATEST, ListOffsets
 from wire.metadata import BrokerInfo
+from wire.produce import DescribeProducers, DescribeProducersResponse, ProducerState
 
 log = logging.getLogger("zafka.admin")
 
@@ -272,6 +274,36 @@ class Admin:
             return TopicDescription(name, parts)
 
         return self._retrying(attempt, f"describing topic {name!r}", timeout_ms)
+
+    def describe_producers(self, topic: str, partitions: list[int] | None = None,
+                           timeout_ms: float | None = None) -> dict[int, list[ProducerState]]:
+        """The idempotent producers each partition's leader knows: id, epoch, last sequence, last
+        timestamp, last offset (Kafka's ``describeProducers``); every partition unless ``partitions``."""
+        def attempt(deadline):
+            self._metadata.refresh([topic], allow_auto_create=False)
+            error = self._metadata.topic_errors.get(topic)
+            if error is not None:
+                raise error
+            info = self._metadata.topics[topic]
+            wanted = info.ids if partitions is None else list(partitions)
+            unknown = [p for p in wanted if p not in info.partitions]
+            if unknown:
+                raise UnknownTopicOrPartition(f"topic {topic!r} has partitions {info.ids}, not {unknown}")
+            out = {}
+            for p in wanted:
+                endpoint = info.partitions[p].leader_endpoint
+                if not endpoint:
+                    raise LeaderNotAvailable(f"{topic}-{p} has no leader right now")
+                try:
+                    response = self._call(endpoint, DescribeProducers(topic=topic, partition=p), deadline)
+                except NotLeader as exc:  # moved since this metadata: look again
+                    raise LeaderNotAvailable(str(exc)) from None
+                if not isinstance(response, DescribeProducersResponse):
+                    raise error_for(-1, f"unexpected reply {type(response).__name__} to DescribeProducers")
+                out[p] = list(response.producers)
+            return out
+
+        return self._retrying(attempt, f"describing the producers of topic {topic!r}", timeout_ms)
 
     def _offsets(self, topic: str, partitions: list, deadline: float) -> dict[int, tuple[int, int, int]]:
         """(log start, log end, high watermark) per partition, asking all leaders at once.
