@@ -40,7 +40,9 @@ How a pass works (``compact``), with the Kafka class/method each step follows:
    batch left with no record is dropped, except the last one of each group, kept
    empty (header only, as Kafka's ``BatchRetention.RETAIN_EMPTY``) so a cleaned
    segment ends at the same offset as the segments it replaces — which is what crash
-   recovery relies on to know what a swap file replaces.
+   recovery relies on to know what a swap file replaces — and an idempotent
+   producer's last batch, kept empty too (as Kafka's cleaner keeps it), so a
+   replay of the log still knows the producer's last sequence.
 5. **Swap** (``Log.replace_segments``, Kafka's ``LocalLog.replaceSegments``): each
    group is written to ``<base>.log.cleaned`` (+ ``.index`` / ``.timeindex``), fsynced,
    renamed ``.swap`` (the commit point), the old segments renamed ``.deleted``, the
@@ -617,16 +619,21 @@ class CompactionPass:
         abandoned (or failing) meanwhile deletes the cleaned files.
         """
         lg, now_ms, delete_retention_ms = self.log, self.now_ms, self.config.delete_retention_ms
+        producers = lg.producer_state.producers
         base = old[0].base_offset
         _remove_cleaned_leftovers(lg.directory, base)
         dest = LogSegment(lg.directory, base, lg.config.index_interval_bytes, created_ms=old[-1].created_ms,
                           suffix=CLEANED_SUFFIX)
         read = kept = 0
 
+        def producers_last(batch: RecordBatch) -> bool:
+            entry = producers.get(batch.producer_id) if batch.producer_id >= 0 else None
+            return entry is not None and bool(entry.batches) and entry.batches[-1].last_offset == batch.last_offset
+
         def write(batch: RecordBatch, last: bool) -> None:
             nonlocal read, kept
             result = filter_batch(batch, offset_map, now_ms=now_ms, delete_retention_ms=delete_retention_ms,
-                                  keep_if_empty=last)
+                                  keep_if_empty=last or producers_last(batch))
             read, kept = read + result.read, kept + result.kept
             if result.data is not None:
                 out = RecordBatch(result.data)

@@ -367,6 +367,8 @@ class Log:
             max_ts = max(max_ts, batch_ts)
         if count:
             self._after_append(count)
+        elif append_time >= 0:
+            append_time = max_ts  # only stored batches: the broker's stamp is the one they were stored with
         return AppendInfo(first, last, max_ts, count, size, append_time, tuple(offsets),
                           sum(1 for t in twins if t is not None))
 

@@ -38,6 +38,7 @@ from storage.compaction import (
     should_retain,
     truncate_checkpoint,
 )
+from storage.errors import OutOfOrderSequenceError
 from storage.segment import plan_swap_recovery
 
 T0 = 1_700_000_000_000
@@ -528,3 +529,25 @@ def test_a_compacted_log_reads_back_as_the_dict_model(first, tail, second, past_
         finally:
             if not log._closed:
                 log.close()
+
+
+def test_an_idempotent_producers_last_batch_is_kept_empty_so_a_replay_still_knows_its_sequence(tmp_path):
+    path = tmp_path / "t-0"
+    with Log(path, SMALL) as log:
+        log.append(build_batch([rec(b"a", b"from-p", T0)], producer_id=9, producer_epoch=0, base_sequence=0))
+        log.roll()
+        append(log, [rec(b"a", b"superseded-p", T0 + 1)])  # a plain producer supersedes p's only record
+        log.roll()
+        append(log, [rec(b"z", b"active", T0 + 2)])
+        log.update_high_watermark(log.log_end_offset)
+        assert compact(log, ALWAYS, now_ms=T0 + 100).cleaned
+        kept = [b for seg in log.segments for _, b in seg.scan_headers(0)]
+        p_batches = [b for b in kept if b.producer_id == 9]
+        assert [(b.base_offset, b.record_count, b.base_sequence) for b in p_batches] == [(0, 0, 0)]
+    for name in os.listdir(path):  # every snapshot lost: the state comes from the batches alone
+        if name.endswith(".snapshot"):
+            os.unlink(path / name)
+    with Log(path, SMALL) as log:
+        with pytest.raises(OutOfOrderSequenceError):
+            log.append(build_batch([rec(b"a", b"gap", T0 + 3)], producer_id=9, producer_epoch=0, base_sequence=5))
+        log.append(build_batch([rec(b"a", b"next", T0 + 3)], producer_id=9, producer_epoch=0, base_sequence=1))

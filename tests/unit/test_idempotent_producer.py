@@ -78,7 +78,7 @@ def test_records_wait_for_the_producer_id_through_failed_attempts(broker):
 def test_records_that_never_get_a_producer_id_fail_with_the_reason(broker):
     broker.fail_next(InitProducerId, errors.CoordinatorNotAvailable, times=10_000)
     with Producer(broker.bootstrap, acks="all", linger_ms=0, retry_backoff_ms=10, request_timeout_ms=200,
-                  delivery_timeout_ms=600) as producer:
+                  delivery_timeout_ms=3000) as producer:
         with pytest.raises(errors.CoordinatorNotAvailable, match="expired"):
             producer.send("t", b"a").result(10)
     assert values(broker) == []

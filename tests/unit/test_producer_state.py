@@ -243,3 +243,13 @@ def test_a_batch_with_a_producer_id_but_a_negative_epoch_or_sequence_is_refused_
             with pytest.raises(InvalidRecordError, match="at least 0"):
                 log.append(build_batch([b"x"], producer_id=pid, producer_epoch=epoch, base_sequence=seq))
         assert log.log_end_offset == 0 and log.producer_state.producers == {}
+
+
+def test_a_retry_on_a_log_append_time_topic_reports_the_stamp_the_batch_was_stored_with(tmp_path):
+    now = [1_000.0]
+    config = LogConfig(message_timestamp_type="LogAppendTime")
+    with Log(str(tmp_path / "p"), config, clock=lambda: now[0]) as log:
+        first = log.append(batch(7, 0))
+        now[0] += 60
+        again = log.append(batch(7, 0))
+        assert first.log_append_time == 1_000_000 and again.log_append_time == 1_000_000
