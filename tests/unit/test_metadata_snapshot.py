@@ -149,3 +149,22 @@ def test_an_idle_controller_snapshots_on_the_interval(tmp_path):
     ctl.on_tick()  # nothing new since: no second snapshot
     assert len(ms.snapshot_offsets(ctl.metadata_dir)) == 1
     ctl.teardown()
+
+
+def test_producer_id_blocks_never_overlap_across_restarts_replays_and_snapshots(tmp_path):
+    props = {"metadata.log.max.record.bytes.between.snapshots": "4096"}
+    ctl = _controller(str(tmp_path), **props)
+    blocks = [ctl.allocate_producer_ids(control.AllocateProducerIds(broker_id=b), [], b"p") for b in (1, 2, 1)]
+    ctl.teardown()
+    again = _controller(str(tmp_path), **props)  # rebuilt by replaying the log
+    blocks.append(again.allocate_producer_ids(control.AllocateProducerIds(broker_id=3), [], b"p"))
+    _cluster(again)
+    _churn(again, 300)  # past a snapshot: the next restart loads it and replays only the tail
+    again.teardown()
+    third = _controller(str(tmp_path), **props)
+    assert ms.snapshot_offsets(third.metadata_dir)
+    blocks.append(third.allocate_producer_ids(control.AllocateProducerIds(broker_id=2), [], b"p"))
+    third.teardown()
+    ranges = [range(b.first_producer_id, b.first_producer_id + b.count) for b in blocks]
+    assert all(len(r) == 1000 for r in ranges)
+    assert all(a.stop <= b.start for a, b in zip(ranges, ranges[1:]))  # in order, none shared
