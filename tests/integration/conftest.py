@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import socket
 import time
 from collections.abc import Callable
 
 import pytest
 
+from actors.ports import ephemeral_range, listen_range
 from supervisor import Supervisor
 from tests.conftest import reap
 
@@ -211,3 +214,26 @@ def group_consumer(tmp_path):
 
     yield start
     children.kill_all()
+
+
+def free_port_block(n: int, host: str = "127.0.0.1") -> int:
+    """A base port B with B-1 .. B+n-1 all free on ``host`` (a cluster's controller takes B-1, its brokers
+    B, B+1, ...), chosen as the supervisor chooses actors' ports: outside the ephemeral range, so no
+    outgoing connection takes one between this check and the cluster binding it (``actors.ports``)."""
+    low, high = listen_range(ephemeral_range()) or (20000, 30000)
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randint(low + 1, high - n)
+        socks = []
+        try:
+            for port in range(base - 1, base + n):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind((host, port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError(f"no block of {n + 1} free ports on {host}")

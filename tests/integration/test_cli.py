@@ -16,7 +16,7 @@ import time
 
 import psutil
 
-from .conftest import wait_for
+from .conftest import free_port_block, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -243,20 +243,6 @@ def test_perf_produce_consume_and_e2e(make_cluster, tmp_path):
     assert "Avg latency:" in out and "99.9th" in out
 
 
-def _free_port_pair() -> int:
-    """A port P with P-1 free too (the controller listens on P-1, the broker on P)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("127.0.0.1", port - 1))
-                b.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise AssertionError("no free pair of ports")
 
 
 def _kill_tree(pid: int) -> None:
@@ -283,7 +269,7 @@ def _gone(pid: int) -> bool:
 def test_detached_cluster_start_status_stop(tmp_path):
     data_dir = tmp_path / "detached"
     registry_path = data_dir / "supervisor.json"
-    port = _free_port_pair()
+    port = free_port_block(1)
     pid = None
     try:
         start = zafka(data_dir, "cluster", "start", "--detach", "--brokers", "1", "--port", str(port),

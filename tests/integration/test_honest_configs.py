@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import time
 
 import pytest
@@ -18,7 +17,7 @@ from wire.produce import Produce
 from wire.transport import Connection
 
 from . import rawclient
-from .conftest import wait_for
+from .conftest import free_port_block, wait_for
 
 
 def _read_all(bootstrap: str, topic: str, count: int) -> list:
@@ -108,23 +107,10 @@ def test_configs_not_in_effect_are_flagged_in_describe_and_warned_about_when_set
     assert "topic flagged: compression.type=zstd is accepted but not in effect yet" in controller_log
 
 
-def _free_port_pair(host: str) -> int:
-    """A port p on ``host`` with p-1 free as well (a 1-broker cluster's controller takes base - 1)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket() as s:
-                s.bind((host, port - 1))
-        except OSError:
-            continue
-        return port
-    raise AssertionError("no free pair of ports")
 
 
 def test_listeners_choose_the_bound_endpoint_and_advertised_listeners_what_clients_are_told(make_cluster):
-    port = _free_port_pair("127.0.0.4")
+    port = free_port_block(1, "127.0.0.4")
     cluster = make_cluster(brokers=1, config={
         "listeners": f"PLAINTEXT://127.0.0.4:{port}",
         "advertised.listeners": f"PLAINTEXT://zafka-advertised.example:{port}",

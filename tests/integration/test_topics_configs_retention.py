@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 
@@ -16,31 +15,10 @@ from wire.transport import Connection
 from tests.course_example import with_log_dirs
 
 from . import rawclient as rc
-from .conftest import wait_for
+from .conftest import free_port_block, wait_for
 
 
 
-def free_port_block(n: int) -> int:
-    """A base port with ``n`` free ports after it (and one free below it for the controller)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n >= 65535:
-            continue
-        try:
-            socks = []
-            for p in range(base - 1, base + n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no block of free ports")
 
 
 def controller(cluster) -> Connection:
