@@ -80,10 +80,13 @@ class BrokerActor(Actor):
         if self.producer_ids:
             return self._next_producer_id()
         if not self.awaiting_ids:
-            self.link.submit("producer-ids", self.spec.controller,
-                             control.AllocateProducerIds(broker_id=self.spec.broker_id), PRODUCER_IDS_TIMEOUT_MS)
+            self._ask_for_producer_ids()
         self.awaiting_ids.append((peer, request.corr))
         return None
+
+    def _ask_for_producer_ids(self) -> None:
+        self.link.submit("producer-ids", self.spec.controller,
+                         control.AllocateProducerIds(broker_id=self.spec.broker_id), PRODUCER_IDS_TIMEOUT_MS)
 
     def _next_producer_id(self) -> InitProducerIdResponse:
         pid, self.producer_ids = self.producer_ids[0], self.producer_ids[1:]
@@ -105,8 +108,7 @@ class BrokerActor(Actor):
                 continue
             self.reply(peer, corr, self._next_producer_id())
         if self.awaiting_ids:
-            self.link.submit("producer-ids", self.spec.controller,
-                             control.AllocateProducerIds(broker_id=self.spec.broker_id), PRODUCER_IDS_TIMEOUT_MS)
+            self._ask_for_producer_ids()
 
     def _heartbeat_loop(self) -> None:
         host = self.spec.advertised.split("//", 1)[-1].rsplit(":", 1)[0]

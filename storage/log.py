@@ -219,11 +219,7 @@ class Log:
 
     def _snapshot_producers(self) -> None:
         self.producer_state.take_snapshot(self.log_end_offset)
-        self.producer_state.delete_snapshots(below=self.log_start_offset, above=self.log_end_offset,
-                                             keep_newest=0)
-        offsets = self.producer_state.snapshot_offsets()
-        if len(offsets) > SNAPSHOTS_KEPT:
-            self.producer_state.delete_snapshots(below=offsets[-SNAPSHOTS_KEPT])
+        self.producer_state.delete_snapshots(below=self.log_start_offset, keep=SNAPSHOTS_KEPT)
 
     def expire_producers(self, now_ms: int | None = None) -> list[int]:
         """Forget producers silent for ``producer.id.expiration.ms``; their ids."""

@@ -251,15 +251,14 @@ class ProducerStateManager:
         self.clear()
         return log_start
 
-    def delete_snapshots(self, below: int | None = None, above: int | None = None, keep_newest: int = 0) -> None:
-        """Delete snapshots below ``below`` or above ``above``, but never the ``keep_newest`` newest."""
+    def delete_snapshots(self, below: int | None = None, above: int | None = None, keep: int | None = None) -> None:
+        """Delete snapshots below ``below`` or above ``above``, and all but the ``keep`` newest of the rest."""
         offsets = self.snapshot_offsets()
-        kept = set(offsets[-keep_newest:]) if keep_newest else set()
-        for offset in offsets:
-            if offset in kept:
-                continue
-            if (below is not None and offset < below) or (above is not None and offset > above):
-                try:
-                    os.unlink(os.path.join(self.directory, snapshot_name(offset)))
-                except FileNotFoundError:
-                    pass
+        kept = [o for o in offsets if (below is None or o >= below) and (above is None or o <= above)]
+        if keep is not None:
+            kept = kept[-keep:] if keep else []
+        for offset in set(offsets).difference(kept):
+            try:
+                os.unlink(os.path.join(self.directory, snapshot_name(offset)))
+            except FileNotFoundError:
+                pass

@@ -1378,15 +1378,13 @@ def group_report(result: LabResult) -> list[str]:
 
 # -- the command ------------------------------------------------------------------------------
 
-def run(args) -> int:
-    """``zafka chaos``: parse the options, run the lab, print the verdict (and ``--json``)."""
-    if getattr(args, "bootstrap", None):
-        raise UsageError("zafka chaos starts its own cluster; it takes no --bootstrap (see `zafka chaos --help`)")
+def options(args) -> LabOptions:
+    """The command line's flags as lab options (not yet resolved)."""
     try:
         faults = fl.parse_faults(args.faults or [fl.DEFAULT_FAULTS])
     except fl.FaultError as exc:
         raise UsageError(f"--faults: {exc} (see `zafka chaos --help`)") from None
-    opts = LabOptions(
+    return LabOptions(
         duration=args.duration, interval=args.interval, seed=args.seed, faults=faults, brokers=args.brokers,
         partitions=args.partitions, replication_factor=args.replication_factor,
         min_insync_replicas=args.min_insync_replicas, acks=args.acks, broker_down=args.broker_down,
@@ -1394,6 +1392,13 @@ def run(args) -> int:
         assignment_strategy=args.assignment_strategy, member_down=args.member_down,
         one_broker_down=args.one_broker_down, idempotence=not args.no_idempotence,
     )
+
+
+def run(args) -> int:
+    """``zafka chaos``: parse the options, run the lab, print the verdict (and ``--json``)."""
+    if getattr(args, "bootstrap", None):
+        raise UsageError("zafka chaos starts its own cluster; it takes no --bootstrap (see `zafka chaos --help`)")
+    opts = options(args)
     try:
         opts = opts.resolved()
     except fl.FaultNotAvailable as exc:

@@ -153,7 +153,7 @@ def produce(args) -> int:
     value = payload(args.record_size)
     producer = Producer(bootstrap=bootstrap, acks=_acks(args.acks), compression=args.compression,
                         batch_size=args.batch_size, linger_ms=args.linger_ms,
-                        enable_idempotence=getattr(args, "idempotence", None))
+                        enable_idempotence=args.idempotence)
     _print(f"perf produce: bootstrap={bootstrap} topic={args.topic} num-records={args.num_records} "
            f"record-size={args.record_size} throughput={args.throughput} acks={args.acks} "
            f"idempotence={'on' if producer.enable_idempotence else 'off'} "

@@ -229,6 +229,7 @@ def test_perf_produce_consume_and_e2e(make_cluster, tmp_path):
                    "--reporting-interval", "500"))
     lines = out.splitlines()
     assert lines[0].startswith("perf produce: ") and "record-size=100" in lines[0] and "acks=1" in lines[0]
+    assert "idempotence=off" in lines[0]
     summary = lines[-1]
     assert summary.startswith("20000 records sent, ") and "records/sec" in summary and "MB/sec" in summary
     for part in ("ms avg latency", "ms max latency", "ms 50th", "ms 95th", "ms 99th", "ms 99.9th"):
@@ -241,6 +242,18 @@ def test_perf_produce_consume_and_e2e(make_cluster, tmp_path):
 
     out = ok(zafka(data_dir, "perf", "e2e", "--topic", "perf", "--num-records", "30"))
     assert "Avg latency:" in out and "99.9th" in out
+
+    # --acks all is idempotent unless --no-idempotence: the leaders remember a producer only then
+    for topic, flags, state in (("idem", (), "on"), ("plain", ("--no-idempotence",), "off")):
+        ok(zafka(data_dir, "topics", "create", topic))
+        out = ok(zafka(data_dir, "perf", "produce", "--topic", topic, "--num-records", "100", "--record-size", "10",
+                       "--acks", "all", *flags))
+        assert f"idempotence={state}" in out.splitlines()[0]
+    assert ok(zafka(data_dir, "producers", "describe", "--topic", "idem")).splitlines()[1].split()[0] == "0"
+    result = zafka(data_dir, "producers", "describe", "--topic", "plain")
+    assert "no idempotent producer has written to plain" in ok(result) + result.stderr
+    assert "acks must be 'all'" in one_line_error(zafka(data_dir, "perf", "produce", "--topic", "idem",
+                                                        "--num-records", "1", "--record-size", "1", "--idempotence"))
 
 
 

@@ -108,6 +108,24 @@ def lab_result(acked, stored, failovers=(), faults=()):
     return chaos.LabResult(opts, "/tmp/x", fl.judge(acked, stored), list(faults), list(failovers), [], len(acked), [])
 
 
+def test_the_lab_produces_idempotently_with_acks_all_unless_told_not_to():
+    def resolved(*flags):
+        return chaos.options(build_parser().parse_args(["chaos", *flags])).resolved()
+
+    assert resolved().idempotence and not resolved("--no-idempotence").idempotence
+    assert not resolved("--acks", "1").idempotence  # Kafka's rule: idempotence needs acks=all
+    records = [fl.Record(0, i, i) for i in range(3)]
+    twice = records + records[:1]
+    plain = chaos.LabResult(resolved("--no-idempotence", "--seed", "1"), "/tmp/x",
+                            fl.judge(records, twice, idempotent=False), [], [], [], 3, [])
+    assert "not idempotent" in chaos.report(plain)[0] and plain.exit_status == 0  # counted, not a failure
+    idem = resolved("--seed", "1")
+    failed = chaos.LabResult(idem, "/tmp/x", fl.judge(records, twice, idempotent=idem.idempotence), [], [], [], 3, [])
+    lines = chaos.report(failed)
+    assert ", idempotent)" in lines[0] and failed.exit_status == 1
+    assert lines[-1].startswith("FAIL: ") and "1 stored twice by an idempotent producer" in lines[-1]
+
+
 def test_report_of_a_good_run():
     records = [fl.Record(0, i, i) for i in range(10)]
     faults = [chaos.FaultEvent(1, 2.0, "kill", 2.0, "SIGKILL", ["leader-chaos-0"], [0]),

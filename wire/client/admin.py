@@ -250,16 +250,20 @@ class Admin:
 
         return self._retrying(attempt, "listing topics", timeout_ms)
 
+    def _topic(self, name: str):
+        """Fresh metadata of an existing topic (never auto-created), or the error the cluster gave for it."""
+        self._metadata.refresh([name], allow_auto_create=False)
+        error = self._metadata.topic_errors.get(name)
+        if error is not None:
+            raise error
+        return self._metadata.topics[name]
+
     def describe_topic(self, name: str, timeout_ms: float | None = None) -> TopicDescription:
         """Partitions with leader, replicas, ISR, epoch, unclean elections and log start/end offsets and
         high watermark (asked of each leader at once; -1 for a partition that is offline or whose
         leader did not answer, so one offline partition neither fails nor delays the description)."""
         def attempt(deadline):
-            self._metadata.refresh([name], allow_auto_create=False)
-            error = self._metadata.topic_errors.get(name)
-            if error is not None:
-                raise error
-            info = self._metadata.topics[name]
+            info = self._topic(name)
             offsets = self._offsets(name, [info.partitions[p] for p in info.ids], deadline)
             parts = []
             for p in info.ids:
@@ -280,11 +284,7 @@ class Admin:
         """The idempotent producers each partition's leader knows: id, epoch, last sequence, last
         timestamp, last offset (Kafka's ``describeProducers``); every partition unless ``partitions``."""
         def attempt(deadline):
-            self._metadata.refresh([topic], allow_auto_create=False)
-            error = self._metadata.topic_errors.get(topic)
-            if error is not None:
-                raise error
-            info = self._metadata.topics[topic]
+            info = self._topic(topic)
             wanted = info.ids if partitions is None else list(partitions)
             unknown = [p for p in wanted if p not in info.partitions]
             if unknown:

@@ -165,12 +165,9 @@ class _InFlight:
 
 
 class _IdentityRequest:
-    """The context of an ``InitProducerId`` in flight."""
+    """The context of an ``InitProducerId`` in flight: a token its reply is recognised by."""
 
-    __slots__ = ("endpoint",)
-
-    def __init__(self, endpoint: str):
-        self.endpoint = endpoint
+    __slots__ = ()
 
 
 class Sender(threading.Thread):
@@ -406,7 +403,7 @@ class Sender(threading.Thread):
             return
         endpoints = self.metadata.endpoints()
         endpoint = endpoints[self.identity_attempts % len(endpoints)]
-        request = self.identity_request = _IdentityRequest(endpoint)
+        request = self.identity_request = _IdentityRequest()
         try:
             self.pool.send(endpoint, InitProducerId(), timeout_ms=self.cfg.request_timeout_ms, context=request)
         except ZafkaError as exc:
