@@ -149,6 +149,10 @@ def test_describe_producers_shows_what_each_leader_dedupes_against(make_cluster,
     lines = ok(zafka(data_dir, "producers", "describe", "--topic", "seen")).splitlines()
     assert lines[0].split() == ["PARTITION", "PRODUCER-ID", "EPOCH", "LAST-SEQUENCE", "LAST-OFFSET", "LAST-WRITE"]
     assert lines[1].split()[:5] == ["1", str(state.producer_id), "0", "4", "4"]
+    only = ok(zafka(data_dir, "producers", "describe", "--topic", "seen", "--partition", "1")).splitlines()
+    assert len(only) == 2 and only[1].split()[0] == "1"
+    result = zafka(data_dir, "producers", "describe", "--topic", "seen", "--partition", "0")
+    assert "no idempotent producer has written to seen-0" in ok(result) + result.stderr
     result = zafka(data_dir, "producers", "describe", "--topic", "plain")
     assert "no idempotent producer has written to plain" in ok(result) + result.stderr
     assert "does not exist" in one_line_error(zafka(data_dir, "producers", "describe", "--topic", "nope"))
